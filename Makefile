@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   # venv + install, train and evaluate the seed's model on RAVDESS, save a bundle and a report, predict
+#   make test   # venv + install, run the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= $(or $(EMOVOX_DATA),../shared/data/ravdess)
+SAMPLE ?= $(DATA)/Actor_01/03-01-06-01-02-01-01.flac
+MODEL  ?= build/seed-mlp.emovox
+
+.PHONY: demo test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/emovox train --data $(DATA) --emotions seed --model seed-mlp \
+	    --protocol seed --protocol ravdess-si6 --out $(MODEL) --report build/report-seed4
+	$(BIN)/emovox evaluate --data $(DATA) --emotions all --model seed-mlp \
+	    --protocol ravdess-si6 --report build/report-all8
+	$(BIN)/emovox predict $(SAMPLE) --model $(MODEL)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,80 @@
+"""How data are split for evaluation. Each protocol gives a list of :class:`Fold`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, train_test_split
+
+from ..corpora import Utterance
+from ..errors import DataError, ParameterError
+
+#: The EmoBox test actors of each ``ravdess-si6`` fold.
+RAVDESS_SI6 = (("01", "11", "20", "21"), ("04", "10", "12", "14"), ("08", "09", "19", "23"),
+               ("03", "05", "07", "24"), ("02", "15", "16", "18"), ("06", "13", "17", "22"))
+
+PROTOCOLS = {
+    "ravdess-si6": "speaker-independent 6-fold cross-validation with EmoBox's RAVDESS test actors",
+    "speaker-kfold": "grouped k-fold by speaker, any corpus with speakers",
+    "seed": "the seed's random 75/25 split (random_state=9), for comparison only: speakers overlap",
+}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Indices into the utterance list: ``train`` and ``test`` (int arrays), and a name."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+
+
+def seed_split(utterances: Sequence[Utterance]) -> list[Fold]:
+    """The seed's split: ``train_test_split(test_size=0.25, random_state=9)`` over the path-sorted list."""
+    order = np.arange(len(utterances))
+    train, test = train_test_split(order, test_size=0.25, random_state=9)
+    return [Fold("seed", np.sort(train), np.sort(test))]
+
+
+def ravdess_si6(utterances: Sequence[Utterance]) -> list[Fold]:
+    """Six folds, each testing on four whole RAVDESS actors (EmoBox's folds)."""
+    speakers = np.array([u.speaker for u in utterances])
+    if any(u.corpus != "ravdess" for u in utterances):
+        raise DataError("protocol ravdess-si6 needs RAVDESS; use speaker-kfold for other corpora")
+    folds = []
+    for i, actors in enumerate(RAVDESS_SI6, start=1):
+        test = np.flatnonzero(np.isin(speakers, actors))
+        train = np.flatnonzero(~np.isin(speakers, actors))
+        if len(test) and len(train):
+            folds.append(Fold(f"fold{i} (actors {' '.join(actors)})", train, test))
+    if not folds:
+        raise DataError("protocol ravdess-si6: no fold has both training and test actors")
+    return folds
+
+
+def speaker_kfold(utterances: Sequence[Utterance], k: int = 5) -> list[Fold]:
+    """Grouped k-fold: every speaker's utterances fall in one test fold."""
+    speakers = [u.speaker for u in utterances]
+    if any(s is None for s in speakers):
+        raise DataError("protocol speaker-kfold needs a speaker for every utterance (add a speaker column)")
+    n_speakers = len(set(speakers))
+    if n_speakers < 2:
+        raise DataError(f"protocol speaker-kfold needs at least 2 speakers, found {n_speakers}")
+    k = min(k, n_speakers)
+    splitter = GroupKFold(n_splits=k)
+    order = np.arange(len(utterances))
+    return [Fold(f"fold{i} ({len(set(np.array(speakers)[test]))} speakers)", train, test)
+            for i, (train, test) in enumerate(splitter.split(order, groups=speakers), start=1)]
+
+
+def make_folds(protocol: str, utterances: Sequence[Utterance], *, k: int = 5) -> list[Fold]:
+    """The folds of ``protocol`` (one of :data:`PROTOCOLS`) over ``utterances``."""
+    if protocol == "seed":
+        return seed_split(utterances)
+    if protocol == "ravdess-si6":
+        return ravdess_si6(utterances)
+    if protocol == "speaker-kfold":
+        return speaker_kfold(utterances, k)
+    raise ParameterError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")

@@ -1,0 +1,83 @@
+"""The feature-set interface and the registry of feature sets by name."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from ..audio import Audio
+from ..errors import ParameterError
+
+
+class FeatureSet(ABC):
+    """Turns an :class:`~emovox.audio.Audio` into a fixed-length float32 vector.
+
+    Subclasses set ``name``, ``version`` (bump it whenever values change) and
+    ``min_seconds``; their keyword-only ``__init__`` arguments are the parameters.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    #: Shortest audio, in seconds, the feature set accepts.
+    min_seconds: ClassVar[float] = 0.1
+
+    @property
+    @abstractmethod
+    def params(self) -> dict:
+        """The parameters that change the values, JSON-serialisable."""
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Length of the vector :meth:`transform` returns."""
+
+    @abstractmethod
+    def transform(self, audio: Audio) -> np.ndarray:
+        """Features of one recording, float32, shape ``(dim,)``."""
+
+    @property
+    def names(self) -> list[str]:
+        """A name per dimension, for reports."""
+        return [f"{self.name}_{i}" for i in range(self.dim)]
+
+    @property
+    def key(self) -> str:
+        """A string that changes whenever the values could: name, version and parameters."""
+        blob = json.dumps({"name": self.name, "version": self.version, "params": self.params}, sort_keys=True)
+        return f"{self.name}-v{self.version}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+    def describe(self) -> dict:
+        """What a bundle records to rebuild this feature set."""
+        return {"name": self.name, "version": self.version, "params": self.params, "dim": self.dim}
+
+
+_REGISTRY: dict[str, type[FeatureSet]] = {}
+
+
+def register(cls: type[FeatureSet]) -> type[FeatureSet]:
+    """Class decorator adding a feature set to the registry under ``cls.name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available() -> list[str]:
+    """Names of the registered feature sets."""
+    return sorted(_REGISTRY)
+
+
+def get_feature_set(name: str, params: dict | None = None, *, version: int | None = None) -> FeatureSet:
+    """Build the feature set ``name`` with ``params``; check ``version`` if given (as a bundle does)."""
+    if name not in _REGISTRY:
+        raise ParameterError(f"unknown feature set {name!r}; choose from {', '.join(available())}")
+    cls = _REGISTRY[name]
+    if version is not None and version != cls.version:
+        raise ParameterError(f"feature set {name!r} is version {cls.version} here, the model needs version "
+                             f"{version}: install the emovox version that trained it, or retrain")
+    try:
+        return cls(**(params or {}))
+    except TypeError as exc:
+        raise ParameterError(f"feature set {name!r}: {exc}") from None

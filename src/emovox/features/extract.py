@@ -1,0 +1,134 @@
+"""Features of many files: cached, in parallel processes, with a progress bar; bad files reported, not fatal."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from ..audio import decode
+from ..errors import AudioError
+from .base import FeatureSet
+from .cache import FeatureCache, content_hash
+
+
+@dataclass
+class Extraction:
+    """What :func:`extract_files` returns.
+
+    Attributes:
+        features: float32, shape ``(n_ok, dim)``, rows in the order of ``ok``.
+        ok: indices into the input paths of the files that gave features.
+        errors: ``(path, problem)`` for every file that did not.
+        cached: how many rows came from the cache.
+    """
+
+    features: np.ndarray
+    ok: list[int]
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    cached: int = 0
+
+
+def default_jobs() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _one(path: str, feature_set: FeatureSet, cache: FeatureCache | None,
+         digest: str | None = None) -> tuple[np.ndarray | None, str | None, bool]:
+    """(vector, error, from_cache) for one file; ``digest`` is its content hash if already known (a miss)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return None, f"{path}: cannot read ({exc.strerror or exc})", False
+    if cache and digest is None:
+        digest = content_hash(data)
+        if (hit := cache.get(digest)) is not None:
+            return hit, None, True
+    try:
+        vector = feature_set.transform(decode(data, name=path))
+    except AudioError as exc:
+        return None, str(exc), False
+    if cache:
+        cache.put(digest, vector)
+    return vector, None, False
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(feature_set: FeatureSet, cache_root: str | None, use_cache: bool) -> None:
+    # one BLAS / OpenMP thread per worker: the workers already use every core
+    _WORKER["limits"] = threadpool_limits(1)
+    _WORKER["fs"] = feature_set
+    _WORKER["cache"] = FeatureCache(feature_set.key, feature_set.dim, cache_root) if use_cache else None
+
+
+def _work(task: tuple[str, str | None]):
+    return _one(task[0], _WORKER["fs"], _WORKER["cache"], task[1])
+
+
+def extract_files(paths: Sequence[str | os.PathLike], feature_set: FeatureSet, *, jobs: int | None = None,
+                  use_cache: bool = True, cache_root: str | os.PathLike | None = None,
+                  progress: bool = True) -> Extraction:
+    """Compute ``feature_set`` for every file, reading the cache first.
+
+    Args:
+        paths: audio files.
+        feature_set: what to compute.
+        jobs: worker processes (default: all cores; 1 runs in this process).
+        use_cache: read and write the on-disk cache.
+        cache_root: cache folder (default :func:`emovox.paths.cache_dir`).
+        progress: show a progress bar (files per second) on stderr.
+    """
+    names = [str(p) for p in paths]
+    jobs = min(jobs or default_jobs(), max(1, len(names)))
+    cache = FeatureCache(feature_set.key, feature_set.dim, cache_root) if use_cache else None
+    bar = tqdm(total=len(names), desc=f"features {feature_set.name}", unit="file", disable=not progress,
+               leave=False, dynamic_ncols=True)
+    results: list = [None] * len(names)
+    digests: list[str | None] = [None] * len(names)
+    pending = list(range(len(names)))
+    if cache is not None:  # cache hits in this process: no worker start-up for a warm run
+        still = []
+        for i in pending:
+            try:
+                digests[i] = content_hash(Path(names[i]).read_bytes())
+            except OSError:
+                still.append(i)  # the worker reports it
+                continue
+            if (hit := cache.get(digests[i])) is None:
+                still.append(i)
+            else:
+                results[i] = (hit, None, True)
+                bar.update()
+        pending = still
+    if len(pending) and jobs > 1 and len(pending) > jobs:
+        with ProcessPoolExecutor(jobs, initializer=_init_worker,
+                                 initargs=(feature_set, str(cache_root) if cache_root else None,
+                                           use_cache)) as pool:
+            tasks = [(names[i], digests[i]) for i in pending]
+            for i, result in zip(pending, pool.map(_work, tasks, chunksize=4)):
+                results[i] = result
+                bar.update()
+    else:
+        with threadpool_limits(1):  # small matrices: threads cost more than they give
+            for i in pending:
+                results[i] = _one(names[i], feature_set, cache, digests[i])
+                bar.update()
+    bar.close()
+    ok = [i for i, r in enumerate(results) if r[0] is not None]
+    features = (np.stack([results[i][0] for i in ok]).astype(np.float32, copy=False)
+                if ok else np.zeros((0, feature_set.dim), np.float32))
+    return Extraction(features, ok, [(names[i], r[1]) for i, r in enumerate(results) if r[0] is None],
+                      sum(1 for r in results if r[2]))
+

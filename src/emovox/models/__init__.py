@@ -1,0 +1,7 @@
+"""Models (scikit-learn estimators by name) and bundles (ONNX + JSON)."""
+
+from .classical import MODELS, ModelSpec, get_model_spec
+
+DEFAULT_MODEL = "seed-mlp"
+
+__all__ = ["MODELS", "ModelSpec", "get_model_spec", "DEFAULT_MODEL"]

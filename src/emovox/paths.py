@@ -1,0 +1,37 @@
+"""Where emovox keeps its files: cache, models, settings (overridable by environment variables)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """``$EMOVOX_CACHE``, else ``$XDG_CACHE_HOME/emovox``, else ``~/.cache/emovox``."""
+    if os.environ.get("EMOVOX_CACHE"):
+        return Path(os.environ["EMOVOX_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emovox"
+
+
+def home_dir() -> Path:
+    """``$EMOVOX_HOME``, else ``$XDG_DATA_HOME/emovox``, else ``~/.local/share/emovox``: models, settings."""
+    if os.environ.get("EMOVOX_HOME"):
+        return Path(os.environ["EMOVOX_HOME"])
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "emovox"
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
