@@ -74,9 +74,9 @@ def decode(data: bytes, *, name: str = "<bytes>", rate: int | None = None) -> Au
     try:
         samples, file_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
-        text = str(exc).lower()
-        problem = "not an audio file" if "format" in text or "recogni" in text else "corrupt audio"
-        raise AudioError(name, f"{problem} ({_short(exc)})") from None
+        detail = (exc.error_string or "").strip().rstrip(".")
+        problem = "not an audio file" if "recogni" in detail.lower() else "corrupt audio"
+        raise AudioError(name, f"{problem} ({detail or 'libsndfile cannot decode it'})") from None
     except (RuntimeError, ValueError, EOFError) as exc:
         raise AudioError(name, f"corrupt audio ({_short(exc)})") from None
     return from_array(samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -10,6 +11,10 @@ from pathlib import Path
 
 from . import __version__
 from .errors import EmovoxError
+
+#: Modules that add sub-commands; each has ``register(command)``, where
+#: ``command(name, help, run)`` returns the new sub-parser. Heavy imports stay inside ``run``.
+EXTENSIONS = ("emovox.stream.commands", "emovox.apps.desktop_commands", "emovox.apps.server_commands")
 
 EPILOG = "Data: --data, else $EMOVOX_DATA, else ../shared/data/ravdess. Models: --model, else the current model."
 
@@ -76,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     command("models", "list the models and feature sets emovox can train", _models)
+    for module in EXTENSIONS:
+        try:
+            importlib.import_module(module).register(command)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
     return parser
 
 

@@ -49,7 +49,8 @@ def _one(path: str, feature_set: FeatureSet, cache: FeatureCache | None,
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return None, f"{path}: cannot read ({exc.strerror or exc})", False
+        problem = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot read ({exc.strerror or exc})"
+        return None, f"{path}: {problem}", False
     if cache and digest is None:
         digest = content_hash(data)
         if (hit := cache.get(digest)) is not None:
