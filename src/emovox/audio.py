@@ -136,3 +136,17 @@ def is_audio_path(path: str | os.PathLike) -> bool:
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:160] if text else type(exc).__name__
+
+
+def trim_silence(audio: Audio, *, top_db: float = 35.0, pad_seconds: float = 0.05) -> Audio:
+    """Cut leading and trailing stretches quieter than ``top_db`` below the peak (librosa.effects.trim),
+    keeping ``pad_seconds`` either side. Returns ``audio`` unchanged if nothing would remain."""
+    import librosa
+
+    frame, hop = 1024 * audio.rate // 22050 or 256, 256 * audio.rate // 22050 or 64
+    _, (start, end) = librosa.effects.trim(audio.samples, top_db=top_db, frame_length=frame, hop_length=hop)
+    pad = int(pad_seconds * audio.rate)
+    start, end = max(0, start - pad), min(len(audio.samples), end + pad)
+    if end - start < hop:
+        return audio
+    return Audio(audio.samples[start:end], audio.rate, audio.name)

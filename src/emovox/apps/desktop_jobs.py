@@ -1,0 +1,186 @@
+"""The desktop app's background work: training, recording, live listening, file prediction.
+
+Nothing here touches Tk. Each job runs in a worker thread and reports through
+``post(kind, payload)``; the app turns those messages into widget updates on the
+UI thread. Jobs stop early when their ``stop`` event is set.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..paths import home_dir
+
+#: Sample rate of recordings and live listening, Hz.
+RATE = 16000
+
+Post = Callable[[str, object], None]
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    """Where "microphone" audio comes from: a real device, or a file played as if it were one.
+
+    Attributes:
+        file: play this file instead of the microphone (``emovox gui --input FILE``).
+        device: sound-card input device (index or name); ``None`` for the default.
+        realtime: pace the file at its real speed (like a microphone) rather than as fast as possible.
+    """
+
+    file: Path | None = None
+    device: int | str | None = None
+    realtime: bool = True
+
+    def open(self) -> Iterable[np.ndarray]:
+        """A fresh source of float32 mono blocks at :data:`RATE`.
+
+        Raises:
+            EmovoxError: the file cannot be read, or there is no usable microphone.
+        """
+        from ..stream import FileSource, MicrophoneSource
+
+        if self.file is not None:
+            return FileSource(self.file, realtime=self.realtime, rate=RATE)
+        return MicrophoneSource(self.device, rate=RATE)
+
+    def describe(self) -> str:
+        return f"file {self.file.name}" if self.file is not None else f"microphone {self.device or '(default)'}"
+
+
+def rms(block: np.ndarray) -> float:
+    """Root-mean-square amplitude of a block (0 for an empty one)."""
+    return float(np.sqrt(np.mean(np.square(block, dtype=np.float64)))) if len(block) else 0.0
+
+
+def record(source: Iterable[np.ndarray], seconds: float, stop: threading.Event, post: Post) -> np.ndarray:
+    """Collect up to ``seconds`` of audio, posting ``("level", rms)`` for each block.
+
+    Ends early when the source ends or ``stop`` is set. Returns float32 samples at :data:`RATE`.
+    """
+    wanted = int(seconds * RATE)
+    blocks, have = [], 0
+    for block in source:
+        block = np.asarray(block, dtype=np.float32).reshape(-1)[: wanted - have]
+        blocks.append(block)
+        have += len(block)
+        post("level", rms(block))
+        if have >= wanted or stop.is_set():
+            break
+    _close(source)
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+def save_recording(samples: np.ndarray, folder: Path | None = None) -> Path:
+    """Write samples as a 16-bit WAV in ``folder`` (default ``<EMOVOX_HOME>/recordings``); return the path."""
+    import soundfile as sf
+
+    folder = Path(folder or home_dir() / "recordings")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / time.strftime("recording-%Y%m%d-%H%M%S.wav")
+    n = 1
+    while path.exists():
+        n += 1
+        path = path.with_name(time.strftime(f"recording-%Y%m%d-%H%M%S-{n}.wav"))
+    sf.write(str(path), samples, RATE, subtype="PCM_16")
+    return path
+
+
+def listen(model, source: Iterable[np.ndarray], stop: threading.Event, post: Post) -> int:
+    """Stream ``source`` through a :class:`~emovox.stream.StreamRecognizer`.
+
+    Posts ``("level", rms)`` per block and ``("event", Event)`` per segment or estimate;
+    returns the number of events. Stops when the source ends or ``stop`` is set.
+    """
+    from ..stream import StreamRecognizer
+
+    recognizer = StreamRecognizer(model, rate=RATE)
+    count = 0
+    try:
+        for block in source:
+            post("level", rms(np.asarray(block, dtype=np.float32)))
+            for event in recognizer.feed(block):
+                post("event", event)
+                count += 1
+            if stop.is_set():
+                break
+        for event in recognizer.flush():
+            post("event", event)
+            count += 1
+    finally:
+        _close(source)
+    return count
+
+
+def predict_files(model, paths: Sequence[Path], stop: threading.Event, post: Post) -> None:
+    """Predict each file, posting ``("prediction", Prediction)`` or ``("file_error", (path, message))``."""
+    from ..errors import EmovoxError
+
+    for path in paths:
+        if stop.is_set():
+            return
+        try:
+            post("prediction", model.predict(path))
+        except (EmovoxError, OSError) as exc:
+            post("file_error", (Path(path), str(exc)))
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What to train: corpus folder, emotions, model name, and optionally a subset of actors."""
+
+    data: Path
+    emotions: tuple[str, ...]
+    model: str
+    actors: tuple[str, ...] = ()
+    jobs: int | None = None
+    out: Path | None = None
+
+
+def train(request: TrainRequest, stop: threading.Event, post: Post) -> dict:
+    """Extract features, evaluate on unseen speakers, fit on everything and save the bundle.
+
+    Posts ``("progress", (fraction, text))`` between stages. Returns ``{"bundle": path,
+    "result": the evaluation dict (or None), "confusion_png": bytes or None, "dataset": summary}``.
+    The new bundle is made the current model.
+    """
+    from ..evaluation.report import confusion_png
+    from ..pipeline import default_feature_set, evaluate, fit_bundle, load_dataset
+    from ..recognizer import set_current_model
+
+    feature_set = default_feature_set(request.model)
+    post("progress", (0.05, f"Reading {request.data} and computing {feature_set.name} features…"))
+    dataset = load_dataset(request.data, request.emotions, feature_set, actors=request.actors or None,
+                           jobs=request.jobs, progress=False)
+    summary = dataset.summary()
+    if stop.is_set():
+        raise InterruptedError("training cancelled")
+    protocol = "ravdess-si6" if all(u.corpus == "ravdess" for u in dataset.utterances) else "speaker-kfold"
+    post("progress", (0.45, f"{len(dataset.targets)} recordings. Testing on unseen speakers ({protocol})…"))
+    results = evaluate(dataset, request.model, [protocol], progress=False)
+    if stop.is_set():
+        raise InterruptedError("training cancelled")
+    post("progress", (0.85, "Fitting the model on all recordings…"))
+    out = request.out or home_dir() / "models" / f"{request.model}-{len(dataset.labels)}emotions.emovox"
+    bundle = fit_bundle(dataset, request.model, out, results=results)
+    set_current_model(bundle)
+    post("progress", (0.95, "Drawing the confusion matrix…"))
+    return {"bundle": Path(bundle), "result": results[0], "confusion_png": confusion_png(results[0]),
+            "dataset": summary}
+
+
+def default_jobs() -> int:
+    """Feature-extraction processes for training from the app: all cores but one."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def _close(source: object) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()

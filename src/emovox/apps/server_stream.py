@@ -1,0 +1,174 @@
+"""``WS /v1/stream``: live PCM in, segment events and running estimates out, as JSON.
+
+The protocol, one WebSocket per stream:
+
+1. client → ``{"rate": 48000, "format": "s16" | "f32", "api_key": "..."}`` (text; the key
+   only when the server has one and the ``X-API-Key`` header was not sent);
+2. server → ``{"type": "ready", "labels": [...], "rate": 48000, "format": "s16"}``;
+3. client → binary messages of mono little-endian PCM (16-bit integers or float32);
+   server → ``{"type": "estimate" | "segment", "start", "end", "label", "probabilities",
+   "latency_ms", "server_ms"}`` as the recognizer produces them (``server_ms``: from the
+   arrival of the block that produced the event to its sending);
+4. client → ``{"type": "end"}``; server flushes, sends the last events, then
+   ``{"type": "done"}`` and closes with 1000.
+
+Errors are ``{"type": "error", "status": 4xx, "message": "..."}`` followed by a close:
+1008 (key, or a browser page from another origin), 1003 (bad first message or data),
+1009 (over the stream's audio limit), 1013 (too many streams; retry later), 1001 (idle too long).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from urllib.parse import urlsplit
+
+import numpy as np
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from ..errors import AudioError, EmovoxError
+from .server import API_KEY_HEADER, ApiError, State
+
+FORMATS = {"s16": np.dtype("<i2"), "f32": np.dtype("<f4")}
+MIN_RATE, MAX_RATE = 8000, 192000
+
+
+class StreamClosed(Exception):
+    """End the stream: send an error event (if ``status``) and close with ``code``."""
+
+    def __init__(self, code: int, status: int | None = None, message: str = "") -> None:
+        super().__init__(message)
+        self.code, self.status, self.message = code, status, message
+
+
+def add_routes(app: FastAPI, state: State) -> None:
+    """Add ``WS /v1/stream`` to ``app``."""
+
+    @app.websocket("/v1/stream")
+    async def stream(ws: WebSocket) -> None:
+        await ws.accept()
+        origin = ws.headers.get("origin")
+        if origin and urlsplit(origin).netloc != ws.headers.get("host"):
+            await _close(ws, StreamClosed(1008, 403, f"cross-origin stream from {origin[:60]} refused"))
+            return
+        if state.streams >= state.config.max_streams:
+            await _close(ws, StreamClosed(1013, 503, f"too many streams ({state.config.max_streams} open); "
+                                                     "retry later"))
+            return
+        state.streams += 1
+        try:
+            await _serve(ws, state)
+        except StreamClosed as closing:
+            await _close(ws, closing)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            state.streams -= 1
+
+
+async def _serve(ws: WebSocket, state: State) -> None:
+    from ..stream.recognizer import StreamRecognizer
+
+    first = await _receive(ws, state)
+    rate, dtype = _parse_start(first, ws, state)
+    recognizer = StreamRecognizer(state.model, rate=rate, classify_rate=state.config.classify_rate)
+    await ws.send_json({"type": "ready", "labels": state.model.labels, "rate": rate,
+                        "format": next(k for k, v in FORMATS.items() if v == dtype)})
+    received = 0.0
+    while True:
+        message = await _receive(ws, state)
+        arrived = time.perf_counter()
+        if message.get("bytes") is not None:
+            block = _pcm(message["bytes"], dtype)
+            received += len(block) / rate
+            if received > state.config.max_stream_seconds:
+                raise StreamClosed(1009, 413, f"stream is over the limit of {state.config.max_stream_seconds:g} s "
+                                              "of audio")
+            events = await _run(state, recognizer.feed, block)
+        elif _is_end(message.get("text")):
+            events = await _run(state, recognizer.flush)
+            await _send(ws, events, arrived)
+            await ws.send_json({"type": "done", "seconds": round(received, 3)})
+            await ws.close(1000)
+            return
+        else:
+            raise StreamClosed(1003, 400, 'expected binary PCM blocks or {"type": "end"}')
+        await _send(ws, events, arrived)
+
+
+async def _receive(ws: WebSocket, state: State) -> dict:
+    try:
+        message = await asyncio.wait_for(ws.receive(), state.config.idle_timeout)
+    except asyncio.TimeoutError:
+        raise StreamClosed(1001, 408, f"no message for {state.config.idle_timeout:g} s; closing") from None
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    return message
+
+
+def _parse_start(message: dict, ws: WebSocket, state: State) -> tuple[int, np.dtype]:
+    """Check the first message: key, rate, format."""
+    try:
+        start = json.loads(message.get("text") or "")
+        if not isinstance(start, dict):
+            raise ValueError
+    except ValueError:
+        raise StreamClosed(1003, 400, 'the first message must be JSON text like {"rate": 48000, "format": "s16"}') \
+            from None
+    try:
+        state.check_key(ws.headers.get(API_KEY_HEADER) or start.get("api_key"))
+    except ApiError as exc:
+        raise StreamClosed(1008, 401, exc.message) from None
+    rate, fmt = start.get("rate"), start.get("format", "s16")
+    if not isinstance(rate, int) or isinstance(rate, bool) or not MIN_RATE <= rate <= MAX_RATE:
+        raise StreamClosed(1003, 400, f"'rate' must be an integer from {MIN_RATE} to {MAX_RATE} Hz, got {rate!r}")
+    if fmt not in FORMATS:
+        raise StreamClosed(1003, 400, f"'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    return rate, FORMATS[fmt]
+
+
+def _pcm(data: bytes, dtype: np.dtype) -> np.ndarray:
+    """A binary message as float32 mono samples in [-1, 1]."""
+    if len(data) % dtype.itemsize:
+        raise StreamClosed(1003, 400, f"a block of {len(data)} bytes is not a whole number of "
+                                      f"{dtype.itemsize}-byte samples")
+    samples = np.frombuffer(data, dtype=dtype)
+    if dtype.kind == "i":
+        return samples.astype(np.float32) / 32768.0
+    if not np.all(np.isfinite(samples)):
+        raise StreamClosed(1003, 400, "float32 samples contain NaN or infinity")
+    return np.clip(samples, -1.0, 1.0)
+
+
+def _is_end(text: str | None) -> bool:
+    try:
+        return isinstance(msg := json.loads(text or ""), dict) and msg.get("type") == "end"
+    except ValueError:
+        return False
+
+
+async def _run(state: State, fn, *args) -> list:
+    try:
+        return await state.run(fn, *args)
+    except ApiError as exc:
+        raise StreamClosed(1013, exc.status, exc.message) from None
+    except (AudioError, EmovoxError) as exc:
+        raise StreamClosed(1003, 422, str(exc)) from None
+
+
+async def _send(ws: WebSocket, events: list, arrived: float) -> None:
+    for event in events:
+        payload = event.to_dict()
+        payload["type"] = payload.pop("kind", event.kind)
+        payload["server_ms"] = round(1000 * (time.perf_counter() - arrived), 2)
+        await ws.send_json(payload)
+
+
+async def _close(ws: WebSocket, closing: StreamClosed) -> None:
+    try:
+        if closing.status:
+            await ws.send_json({"type": "error", "status": closing.status, "message": closing.message})
+        await ws.close(closing.code, closing.message[:120])
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the client has gone already

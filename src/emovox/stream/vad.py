@@ -1,0 +1,234 @@
+"""Voice activity detection: per-frame speech probabilities, and a segmenter that turns them into segments.
+
+Two detectors share one interface (:class:`FrameVAD`), both at 16 kHz in frames of
+512 samples (32 ms):
+
+- :class:`SileroVAD`: the Silero VAD network from the ``silero-vad`` package, run
+  with onnxruntime from the ``.onnx`` file the package ships (no torch, no download);
+- :class:`EnergyVAD`: frame energy against an adaptive noise floor, the fallback.
+
+:class:`Segmenter` applies the same hysteresis to either: speech starts when the
+probability reaches ``threshold``, ends after ``min_silence`` seconds below
+``neg_threshold``; segments shorter than ``min_speech`` are dropped, longer than
+``max_segment`` are cut; ``pad`` seconds are added each side.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import ParameterError
+
+#: The rate (Hz) and frame length (samples) every detector here works at.
+VAD_RATE = 16000
+FRAME = 512
+#: Samples of the previous frame Silero sees before each frame (its model's context).
+SILERO_CONTEXT = 64
+
+
+class FrameVAD(Protocol):
+    """A stateful detector: speech probability per 512-sample frame of 16 kHz audio."""
+
+    name: str
+
+    def probability(self, frame: np.ndarray) -> float:
+        """Speech probability in [0, 1] of one frame, float32 shape ``(512,)``, given all earlier frames."""
+
+    def reset(self) -> None:
+        """Forget earlier frames."""
+
+
+def silero_model_path() -> Path | None:
+    """The ``silero_vad.onnx`` file inside the installed ``silero-vad`` package, or ``None``.
+
+    Found without importing the package (its ``__init__`` imports torch).
+    """
+    try:
+        spec = importlib.util.find_spec("silero_vad")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / "data" / "silero_vad.onnx"
+        if path.is_file():
+            return path
+    return None
+
+
+class SileroVAD:
+    """Silero VAD (v5/v6 ONNX graph) at 16 kHz, one onnxruntime thread.
+
+    Args:
+        model_path: the ``.onnx`` file; default :func:`silero_model_path`.
+
+    Raises:
+        ParameterError: the package or its model file is missing, or onnxruntime cannot load it.
+    """
+
+    name = "silero"
+
+    def __init__(self, model_path: str | Path | None = None) -> None:
+        path = Path(model_path) if model_path else silero_model_path()
+        if path is None or not path.is_file():
+            raise ParameterError("Silero VAD is not installed: pip install --no-deps silero-vad "
+                                 "(or use --vad energy)")
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ParameterError(f"{path}: cannot load the Silero VAD model ({exc})") from None
+        self._sr = np.array(VAD_RATE, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._input = np.zeros((1, SILERO_CONTEXT + FRAME), dtype=np.float32)
+
+    def probability(self, frame: np.ndarray) -> float:
+        self._input[0, :SILERO_CONTEXT] = self._input[0, -SILERO_CONTEXT:]
+        self._input[0, SILERO_CONTEXT:] = frame
+        out, self._state = self._session.run(None, {"input": self._input, "state": self._state, "sr": self._sr})
+        return float(out[0, 0])
+
+
+class EnergyVAD:
+    """Frame energy against an adaptive noise floor.
+
+    The floor follows the quietest recent frames: it drops at once to a quieter
+    frame and rises by ``floor_rise_db`` per second otherwise. A frame's probability
+    is a logistic function of its level above ``floor + snr_db`` (3 dB per unit);
+    frames below ``min_level_db`` (dBFS) count as silence whatever the floor.
+
+    Args:
+        snr_db: level above the noise floor, dB, at which the probability is 0.5.
+        min_level_db: absolute level, dBFS, below which nothing is speech.
+        floor_rise_db: how fast the floor creeps up, dB per second.
+    """
+
+    name = "energy"
+
+    def __init__(self, *, snr_db: float = 15.0, min_level_db: float = -55.0, floor_rise_db: float = 2.0) -> None:
+        self.snr_db = snr_db
+        self.min_level_db = min_level_db
+        self._rise = floor_rise_db * FRAME / VAD_RATE
+        self.reset()
+
+    def reset(self) -> None:
+        self._floor: float | None = None
+
+    def probability(self, frame: np.ndarray) -> float:
+        level = 10.0 * np.log10(float(np.dot(frame, frame)) / frame.size + 1e-12)
+        self._floor = level if self._floor is None else min(self._floor + self._rise, level)
+        if level < self.min_level_db:
+            return 0.0
+        return float(1.0 / (1.0 + np.exp(-(level - self._floor - self.snr_db) / 3.0)))
+
+
+def make_vad(kind: str = "auto") -> FrameVAD:
+    """``"silero"``, ``"energy"``, or ``"auto"`` (Silero if installed, else energy).
+
+    Raises:
+        ParameterError: an unknown kind, or ``"silero"`` when it is not installed.
+    """
+    if kind == "auto":
+        return SileroVAD() if silero_model_path() else EnergyVAD()
+    if kind == "silero":
+        return SileroVAD()
+    if kind == "energy":
+        return EnergyVAD()
+    raise ParameterError(f"unknown VAD {kind!r} (expected auto, silero or energy)")
+
+
+@dataclass(frozen=True)
+class Span:
+    """Speech found by the :class:`Segmenter`, in VAD frames (32 ms each), before padding.
+
+    ``start`` is the first speech frame, ``end`` one past the last; ``forced`` is true
+    when the segment was cut at ``max_segment`` while speech went on.
+    """
+
+    start: int
+    end: int
+    forced: bool = False
+
+
+class Segmenter:
+    """Hysteresis on per-frame speech probabilities, as Silero's ``get_speech_timestamps``, but online.
+
+    Feed probabilities one frame at a time with :meth:`push`; it answers a
+    :class:`Span` on the frame where the end of speech is decided (that is, ``min_silence``
+    after the last speech frame), else ``None``. Times are in frames of ``frame_seconds``.
+
+    Args:
+        threshold: probability at or above which a frame is speech.
+        neg_threshold: probability below which a frame is silence (between the two, the state holds);
+            ``None``: ``threshold - 0.15``.
+        min_speech: seconds; shorter segments are dropped.
+        min_silence: seconds of silence that end a segment.
+        max_segment: seconds; longer speech is cut into segments of this length.
+        frame_seconds: duration of one frame.
+    """
+
+    def __init__(self, *, threshold: float = 0.5, neg_threshold: float | None = None, min_speech: float = 0.25,
+                 min_silence: float = 0.5, max_segment: float = 10.0, frame_seconds: float = FRAME / VAD_RATE) -> None:
+        neg = threshold - 0.15 if neg_threshold is None else neg_threshold
+        if not 0.0 < threshold <= 1.0 or not 0.0 <= neg <= threshold:
+            raise ParameterError(f"VAD thresholds must satisfy 0 <= neg_threshold ({neg}) <= threshold "
+                                 f"({threshold}) <= 1")
+        for name, value in (("min_speech", min_speech), ("min_silence", min_silence), ("max_segment", max_segment)):
+            if value < 0:
+                raise ParameterError(f"{name} must be >= 0 seconds, got {value}")
+        if max_segment <= min_speech:
+            raise ParameterError(f"max_segment ({max_segment} s) must exceed min_speech ({min_speech} s)")
+        self.threshold, self.neg_threshold = threshold, neg
+        self.min_speech = max(1, round(min_speech / frame_seconds))
+        self.min_silence = max(1, round(min_silence / frame_seconds))
+        self.max_segment = max(self.min_speech + 1, round(max_segment / frame_seconds))
+        self.frame = 0
+        self.start: int | None = None
+        self._silence_from: int | None = None
+
+    @property
+    def in_speech(self) -> bool:
+        """True between a segment's first speech frame and the decision that it ended."""
+        return self.start is not None
+
+    def push(self, probability: float) -> Span | None:
+        """Take the next frame's probability; return the segment that this frame ends, if any."""
+        i, self.frame = self.frame, self.frame + 1
+        if self.start is None:
+            if probability >= self.threshold:
+                self.start, self._silence_from = i, None
+            return None
+        if probability >= self.threshold:
+            self._silence_from = None
+        elif probability < self.neg_threshold and self._silence_from is None:
+            self._silence_from = i
+        if self._silence_from is not None and i + 1 - self._silence_from >= self.min_silence:
+            return self._close(self._silence_from)
+        if i + 1 - self.start >= self.max_segment:
+            span = self._close(i + 1, forced=True)
+            self.start = i + 1  # speech goes on: the next segment starts here
+            return span
+        return None
+
+    def finish(self) -> Span | None:
+        """End of stream: close the open segment at the last speech frame (or the last frame)."""
+        if self.start is None:
+            return None
+        return self._close(self._silence_from if self._silence_from is not None else self.frame)
+
+    def _close(self, end: int, forced: bool = False) -> Span | None:
+        start, self.start, self._silence_from = self.start, None, None
+        return Span(start, end, forced) if end - start >= self.min_speech else None
