@@ -4,7 +4,7 @@ import pytest
 import soundfile as sf
 
 from conftest import needs_ravdess, ravdess_file, tone, write_audio
-from emovox.audio import from_array, load
+from emovox.audio import from_array, load, resample
 from emovox.errors import AudioError
 from emovox.features import extract_files, get_feature_set
 from emovox.features.cache import FeatureCache
@@ -84,3 +84,24 @@ def test_cache_key_changes_with_version():
     assert fs.key.startswith("seed180-v1-")
     with pytest.raises(Exception, match="version"):
         get_feature_set("seed180", version=99)
+
+
+def test_stats_features_shape_trim_and_rate_independence():
+    fs = get_feature_set("stats")
+    speech = tone(1.0, 16000, 180)
+    padded = np.concatenate([np.zeros(16000, np.float32), speech, np.zeros(8000, np.float32)])
+    a = fs.transform(from_array(speech, 16000))
+    b = fs.transform(from_array(padded, 16000))
+    assert a.shape == (fs.dim,) == (505,) and np.all(np.isfinite(a))
+    assert abs(b[-1] - 1.0) < 0.15  # the last value is the speech duration after trimming
+    np.testing.assert_allclose(a[:20], b[:20], rtol=0.1, atol=0.5)  # trimmed silence leaves the MFCC means alone
+    x48 = from_array(tone(1.0, 48000, 180), 48000)
+    np.testing.assert_allclose(fs.transform(x48), fs.transform(resample(x48, 16000)), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("name,dim", [("egemaps", 88), ("compare", 6373)])
+def test_opensmile_feature_sets(name, dim):
+    pytest.importorskip("opensmile", reason="openSMILE is optional: pip install 'emovox[opensmile]'")
+    fs = get_feature_set(name)
+    values = fs.transform(from_array(tone(1.0, 16000, 200), 16000))
+    assert values.shape == (dim,) and np.all(np.isfinite(values)) and np.count_nonzero(values) > dim // 2
