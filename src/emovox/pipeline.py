@@ -97,7 +97,8 @@ def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results:
         "licence_note": "Weights trained on RAVDESS inherit its CC BY-NC-SA 4.0 licence (non-commercial)."
         if "ravdess" in dataset.summary()["corpus"] else None,
     }
-    return bundle_io.save(out, bundle_io.to_onnx(estimator, dataset.features.shape[1]), manifest)
+    return bundle_io.save(out, bundle_io.to_onnx(estimator, dataset.features.shape[1]), manifest,
+                          dataset.feature_set.assets)
 
 
 def report(results: Sequence[dict], folder: str | os.PathLike, dataset: Dataset) -> list[Path]:

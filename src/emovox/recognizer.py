@@ -51,6 +51,8 @@ class Recognizer:
             self.feature_set: FeatureSet = get_feature_set(fs["name"], fs["params"], version=fs.get("version"))
         except ParameterError as exc:
             raise BundleError(f"{loaded.path}: {exc}") from None
+        if loaded.assets:
+            self.feature_set.use_assets(loaded.assets)
         if self.feature_set.dim != fs["dim"]:
             raise BundleError(f"{loaded.path}: feature set {fs['name']!r} gives {self.feature_set.dim} values "
                               f"here but the model expects {fs['dim']}")

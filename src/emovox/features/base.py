@@ -50,6 +50,14 @@ class FeatureSet(ABC):
         blob = json.dumps({"name": self.name, "version": self.version, "params": self.params}, sort_keys=True)
         return f"{self.name}-v{self.version}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
+    @property
+    def assets(self) -> dict[str, bytes]:
+        """Files a model bundle must carry for this feature set to run (e.g. an encoder ONNX); none by default."""
+        return {}
+
+    def use_assets(self, assets: dict[str, bytes]) -> None:
+        """Take the files :attr:`assets` named, as read back from a bundle."""
+
     def describe(self) -> dict:
         """What a bundle records to rebuild this feature set."""
         return {"name": self.name, "version": self.version, "params": self.params, "dim": self.dim}

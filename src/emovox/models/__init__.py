@@ -2,6 +2,6 @@
 
 from .classical import MODELS, ModelSpec, get_model_spec
 
-DEFAULT_MODEL = "seed-mlp"
+DEFAULT_MODEL = "whisper-lr"
 
 __all__ = ["MODELS", "ModelSpec", "get_model_spec", "DEFAULT_MODEL"]

@@ -1,12 +1,13 @@
 """Model bundles: one ``.emovox`` file that loads without executing anything from it.
 
-A bundle is a zip archive (stored, not compressed) with three members:
+A bundle is a zip archive (stored, not compressed) with these members:
 
 - ``model.onnx``: the fitted estimator as ONNX; input ``features`` float32 ``(n, dim)``,
   outputs a label index and a probability matrix ``(n, n_labels)``;
-- ``manifest.json``: labels, feature set (name, version, parameters), model name and
-  parameters, training-data summary, evaluation metrics, emovox version;
-- ``SHA256SUMS``: the SHA-256 of the two others.
+- ``manifest.json``: labels, feature set (name, version, parameters, asset names), model
+  name and parameters, training-data summary, evaluation metrics, emovox version;
+- ``assets/<name>``: files the feature set needs (for example an encoder as ONNX);
+- ``SHA256SUMS``: the SHA-256 of every other member.
 
 Loading checks the archive, the checksums, the JSON and the ONNX graph's shapes
 before answering anything; no pickle is involved at any point.
@@ -46,7 +47,7 @@ def to_onnx(estimator, n_features: int) -> bytes:
     return onx.SerializeToString()
 
 
-def save(path: str | os.PathLike, onnx_model: bytes, manifest: dict) -> Path:
+def save(path: str | os.PathLike, onnx_model: bytes, manifest: dict, assets: dict[str, bytes] | None = None) -> Path:
     """Write a bundle atomically.
 
     Args:
@@ -54,17 +55,20 @@ def save(path: str | os.PathLike, onnx_model: bytes, manifest: dict) -> Path:
         onnx_model: the serialized ONNX model.
         manifest: must hold ``labels`` and ``feature_set``; format fields and the
             emovox version are added here.
+        assets: files the feature set needs, stored as ``assets/<name>``.
     """
     path = Path(path)
+    assets = assets or {}
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "emovox_version": __version__,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **manifest}
-    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=False).encode()
-    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-                   for name, data in (("manifest.json", manifest_bytes), ("model.onnx", onnx_model)))
+    manifest["feature_set"] = {**manifest["feature_set"], "assets": sorted(assets)}
+    members = {"manifest.json": json.dumps(manifest, indent=2).encode(), "model.onnx": onnx_model,
+               **{f"assets/{name}": data for name, data in assets.items()}}
+    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members.items())
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("manifest.json", manifest_bytes)
-        archive.writestr("model.onnx", onnx_model)
+        for name, data in members.items():
+            archive.writestr(name, data)
         archive.writestr("SHA256SUMS", sums)
     atomic_write(path, buffer.getvalue())
     return path
@@ -77,6 +81,7 @@ class LoadedBundle:
     path: Path
     manifest: dict
     session: ort.InferenceSession
+    assets: dict[str, bytes]
 
     @property
     def labels(self) -> list[str]:
@@ -106,14 +111,15 @@ def load(path: str | os.PathLike, *, threads: int = 1) -> LoadedBundle:
             names = set(archive.namelist())
             if not set(MEMBERS) <= names:
                 raise BundleError(f"{path}: not an emovox bundle (missing {', '.join(sorted(set(MEMBERS) - names))})")
-            for name in MEMBERS:
+            wanted = [*MEMBERS, *sorted(n for n in names if n.startswith("assets/") and not n.endswith("/"))]
+            for name in wanted:
                 if archive.getinfo(name).file_size > MAX_MEMBER_BYTES:
                     raise BundleError(f"{path}: {name} is larger than {MAX_MEMBER_BYTES} bytes; refused")
-            members = {name: archive.read(name) for name in MEMBERS}
+            members = {name: archive.read(name) for name in wanted}
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise BundleError(f"{path}: truncated or corrupt bundle ({exc}); retrain or copy it again") from None
     expected = _parse_sums(path, members["SHA256SUMS"])
-    for name in ("manifest.json", "model.onnx"):
+    for name in [n for n in members if n != "SHA256SUMS"]:
         if hashlib.sha256(members[name]).hexdigest() != expected.get(name):
             raise BundleError(f"{path}: checksum of {name} does not match: the bundle was modified or damaged")
     try:
@@ -129,7 +135,11 @@ def load(path: str | os.PathLike, *, threads: int = 1) -> LoadedBundle:
         session = ort.InferenceSession(members["model.onnx"], options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
         raise BundleError(f"{path}: model.onnx cannot be loaded by onnxruntime ({' '.join(str(exc).split())[:200]})") from None
-    bundle = LoadedBundle(path, manifest, session)
+    assets = {name[len("assets/"):]: data for name, data in members.items() if name.startswith("assets/")}
+    missing = set(manifest["feature_set"].get("assets", [])) - set(assets)
+    if missing:
+        raise BundleError(f"{path}: the bundle lacks {', '.join(sorted(missing))}, which its feature set needs")
+    bundle = LoadedBundle(path, manifest, session, assets)
     probe = bundle.probabilities(np.zeros((1, manifest["feature_set"]["dim"]), np.float32))
     if probe.shape != (1, len(manifest["labels"])):
         raise BundleError(f"{path}: the model answers {probe.shape[1]} classes but the manifest lists "

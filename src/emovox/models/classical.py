@@ -7,7 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ..errors import ParameterError
 
@@ -29,6 +33,23 @@ def seed_mlp(random_state: int = 0) -> MLPClassifier:
                          random_state=random_state)
 
 
+def whisper_lr(random_state: int = 0) -> Pipeline:
+    """Standardised Whisper-base embeddings into a multinomial logistic regression whose L2
+    strength is chosen by 3-fold cross-validation on the training data only."""
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("classify", LogisticRegressionCV(Cs=[0.003, 0.01, 0.03], cv=StratifiedKFold(3, shuffle=True, random_state=random_state),
+                                          max_iter=1000, l1_ratios=(0.0,), scoring="balanced_accuracy",
+                                          use_legacy_attributes=False, random_state=random_state)),
+    ])
+
+
+def scaled_lr(random_state: int = 0) -> Pipeline:
+    """Standardised features into a logistic regression (C 0.01), for any feature set."""
+    return Pipeline([("scale", StandardScaler()),
+                     ("classify", LogisticRegression(C=0.01, max_iter=2000, random_state=random_state))])
+
+
 MODELS: dict[str, ModelSpec] = {}
 
 
@@ -40,6 +61,9 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 register(ModelSpec("seed-mlp", seed_mlp, "seed180",
                    "the seed's MLPClassifier(300 tanh units, alpha 0.001, adam), unscaled seed180 features"))
+register(ModelSpec("whisper-lr", whisper_lr, "whisper-base",
+                   "Whisper-base encoder layers 2-3 (int8 ONNX) pooled, logistic regression tuned on training data"))
+register(ModelSpec("stats-lr", scaled_lr, "stats", "505 frame-feature statistics, scaled, logistic regression"))
 
 
 def get_model_spec(name: str) -> ModelSpec:

