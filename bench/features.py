@@ -13,6 +13,11 @@ All timings come from one run on the same files. Rows:
 - floor:         decode every file and compute one STFT of it (n_fft 2048, hop 512), one process.
 Prints a table and one JSON line; the max relative difference compares emovox with the seed per
 feature, relative to that feature's largest magnitude over the files.
+
+A second table does the same for the default model's features (whisper-base) on the first
+--default-limit files: a plain per-file version (librosa resampling, trimming and log-mel,
+then the encoder as a float64 numpy forward pass, emovox.features.whisper_reference; one
+process) against emovox cold (int8 ONNX encoder, worker processes) and warm.
 """
 
 from __future__ import annotations
@@ -30,9 +35,13 @@ import numpy as np
 import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from emovox.audio import load  # noqa: E402
 from emovox.corpora import default_data_dir, open_corpus  # noqa: E402
 from emovox.features import extract_files, get_feature_set  # noqa: E402
 from emovox.features.seed180 import stft_magnitude  # noqa: E402
+from emovox.features.whisper import log_mel  # noqa: E402
+from emovox.features.whisper_onnx import whisper_base_weights  # noqa: E402
+from emovox.features.whisper_reference import numpy_encoder  # noqa: E402
 
 
 def seed_extract_feature(file_name: str) -> np.ndarray:
@@ -52,6 +61,18 @@ def seed_extract_feature(file_name: str) -> np.ndarray:
     return np.hstack((result, mel))
 
 
+def plain_whisper(paths: list[str]) -> np.ndarray:
+    """The default model's features, file by file, with librosa and a numpy encoder."""
+    weights = whisper_base_weights()
+    rows = []
+    for path in paths:
+        samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        y = librosa.resample(samples.mean(axis=1), orig_sr=rate, target_sr=16000, res_type="soxr_hq")
+        y, _ = librosa.effects.trim(y, top_db=35.0, frame_length=742, hop_length=185)
+        rows.append(numpy_encoder(weights, log_mel(y).astype(np.float64)))
+    return np.stack(rows)
+
+
 def floor(paths: list[str]) -> None:
     for path in paths:
         samples, _ = soundfile.read(path, dtype="float32", always_2d=True)
@@ -69,6 +90,8 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="RAVDESS folder (default: ../shared/data/ravdess)")
     parser.add_argument("--limit", type=int, default=None, help="use the first N files only")
     parser.add_argument("--jobs", type=int, default=None, help="emovox worker processes (default: all cores)")
+    parser.add_argument("--default-limit", type=int, default=200,
+                        help="files for the default model's features table (default 200; 0 skips it)")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
 
@@ -103,9 +126,30 @@ def main() -> None:
               "speedup_cold_vs_seed": round(rows["seed"] / rows["emovox cold"], 2),
               "cold_vs_floor": round(rows["emovox cold"] / rows["floor"], 2),
               "max_relative_difference": max_rel, "peak_rss_mb": round(peak_mb)}
+    if args.default_limit:
+        result["default_features"] = default_table(paths[: args.default_limit], args.jobs)
     print(json.dumps(result))
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=2))
+
+
+def default_table(paths: list[str], jobs: int | None) -> dict:
+    """Time the default model's feature set: plain per-file vs emovox cold and warm."""
+    fs = get_feature_set("whisper-base")
+    fs.transform(load(paths[0]))  # build (or read) the encoder once, outside the timings
+    rows = {}
+    rows["plain"], plain = timed(lambda: plain_whisper(paths))
+    with tempfile.TemporaryDirectory() as cache:
+        rows["emovox cold"], cold = timed(lambda: extract_files(paths, fs, jobs=jobs, cache_root=cache, progress=False))
+        rows["emovox warm"], _ = timed(lambda: extract_files(paths, fs, jobs=jobs, cache_root=cache, progress=False))
+    correlation = float(np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(plain, cold.features)]))
+    print(f"\nwhisper-base, {len(paths)} files")
+    print(f"{'run':<14}{'seconds':>9}{'files/s':>10}{'vs plain':>10}")
+    for name, seconds in rows.items():
+        print(f"{name:<14}{seconds:9.2f}{len(paths) / seconds:10.1f}{rows['plain'] / seconds:9.1f}x")
+    print(f"mean correlation plain (float64) vs emovox (int8 weights) per file: {correlation:.4f}")
+    return {"files": len(paths), "seconds": {k: round(v, 3) for k, v in rows.items()},
+            "speedup_cold_vs_plain": round(rows["plain"] / rows["emovox cold"], 2), "correlation": round(correlation, 4)}
 
 
 if __name__ == "__main__":

@@ -264,11 +264,20 @@ def _info(args) -> int:
 
 
 def _models(args) -> int:
+    from importlib import resources
+
     from .features import available
     from .models import DEFAULT_MODEL, MODELS
 
+    try:
+        figures = json.loads(resources.files("emovox.models").joinpath("figures.json").read_text())
+    except (OSError, ValueError):
+        figures = {}
     for name, spec in sorted(MODELS.items()):
-        print(f"{name:<14} {'(default) ' if name == DEFAULT_MODEL else ''}features {spec.features}: {spec.summary}")
+        print(f"{name:<11} {'(default) ' if name == DEFAULT_MODEL else ''}features {spec.features}: {spec.summary}")
+        for row in figures.get(name, []):
+            print(f"{'':<11} {row['protocol']:<12} {row['emotions']} emotions: UAR {row['uar']['mean']:.1f} ± "
+                  f"{row['uar']['std']:.1f} %  (bench/accuracy.py)")
     print("feature sets: " + ", ".join(available()))
     return 0
 

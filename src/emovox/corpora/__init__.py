@@ -1,4 +1,9 @@
-"""Corpus adapters. :func:`open_corpus` picks one from what ``source`` looks like."""
+"""Corpus adapters. :func:`open_corpus` picks one from what ``source`` looks like.
+
+Each adapter module (:mod:`.ravdess`, :mod:`.cremad`, :mod:`.tess`, :mod:`.emodb`,
+:mod:`.savee`, :mod:`.folder`, :mod:`.manifest`) yields :class:`Utterance` records
+sorted by path, with labels mapped onto emovox's eight emotion names.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,22 @@ import os
 from pathlib import Path
 
 from ..errors import DataError
-from . import folder, manifest, ravdess
+from ..labels import EMOTIONS
+from . import cremad, emodb, folder, manifest, ravdess, savee, tess
 from .base import Utterance, select, summary
 
-__all__ = ["Utterance", "select", "summary", "open_corpus", "default_data_dir", "KINDS"]
+__all__ = ["Utterance", "select", "summary", "open_corpus", "detect", "default_data_dir", "KINDS"]
 
-KINDS = ("auto", "ravdess", "folder", "manifest")
+KINDS = ("auto", "ravdess", "cremad", "tess", "emodb", "savee", "folder", "manifest")
+
+#: The corpora recognised by their file names, in the order auto-detection tries them
+#: after RAVDESS; each is ``kind: (detector, reader)``.
+NAMED = {
+    "cremad": (cremad.looks_like_cremad, cremad.utterances),
+    "tess": (tess.looks_like_tess, tess.utterances),
+    "emodb": (emodb.looks_like_emodb, emodb.utterances),
+    "savee": (savee.looks_like_savee, savee.utterances),
+}
 
 #: Where tests, benchmarks and the demo find RAVDESS when nothing else is given.
 SHARED_RAVDESS = Path(__file__).resolve().parents[4] / "shared" / "data" / "ravdess"
@@ -34,20 +49,40 @@ def open_corpus(source: str | os.PathLike, kind: str = "auto") -> list[Utterance
     """Read every utterance of a corpus.
 
     Args:
-        source: a RAVDESS folder, a folder per label, or a CSV manifest.
-        kind: one of :data:`KINDS`; ``"auto"`` decides from ``source``.
+        source: a RAVDESS, CREMA-D, TESS, EMO-DB or SAVEE folder, a folder per label, or a CSV manifest.
+        kind: one of :data:`KINDS`; ``"auto"`` decides from ``source`` (see :func:`detect`).
     """
     source = Path(source)
     if kind == "auto":
-        if source.is_file() and source.suffix.lower() == ".csv":
-            kind = "manifest"
-        elif ravdess.looks_like_ravdess(source):
-            kind = "ravdess"
-        elif source.is_dir():
-            kind = "folder"
-        else:
-            raise DataError(f"{source}: not found (expected a RAVDESS folder, a folder per label, or a .csv manifest)")
-    readers = {"ravdess": ravdess.utterances, "folder": folder.utterances, "manifest": manifest.utterances}
+        kind = detect(source)
+    readers = {"ravdess": ravdess.utterances, **{k: reader for k, (_, reader) in NAMED.items()},
+               "folder": folder.utterances, "manifest": manifest.utterances}
     if kind not in readers:
         raise DataError(f"unknown corpus kind {kind!r}; choose from {', '.join(KINDS)}")
     return list(readers[kind](source))
+
+
+def detect(source: str | os.PathLike) -> str:
+    """The corpus kind ``source`` looks like, checked conservatively in this order.
+
+    A ``.csv`` file is a manifest; a folder with ``Actor_NN`` folders is RAVDESS; then a
+    folder whose audio file names (up to two folders down) follow exactly one of the
+    CREMA-D, TESS, EMO-DB or SAVEE schemes is that corpus; then a folder with
+    ``<emotion>/`` sub-folders is a folder per label. Anything else raises :class:`DataError`.
+    """
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() == ".csv":
+        return "manifest"
+    if not source.is_dir():
+        raise DataError(f"{source}: not found (expected a corpus folder, a folder per label, or a .csv manifest)")
+    if ravdess.looks_like_ravdess(source):
+        return "ravdess"
+    named = [k for k, (looks_like, _) in NAMED.items() if looks_like(source)]
+    if len(named) > 1:
+        raise DataError(f"{source}: file names of several corpora ({', '.join(named)}); pick one with --corpus")
+    if named:
+        return named[0]
+    if any(p.is_dir() and p.name.lower() in EMOTIONS for p in source.iterdir()):
+        return "folder"
+    raise DataError(f"{source}: no known corpus layout (RAVDESS Actor_NN/, CREMA-D, TESS, EMO-DB or SAVEE "
+                    f"file names, <emotion>/ folders); see docs/corpora.md or pass --corpus")

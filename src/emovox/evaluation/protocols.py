@@ -19,6 +19,7 @@ PROTOCOLS = {
     "ravdess-si6": "speaker-independent 6-fold cross-validation with EmoBox's RAVDESS test actors",
     "speaker-kfold": "grouped k-fold by speaker, any corpus with speakers",
     "seed": "the seed's random 75/25 split (random_state=9), for comparison only: speakers overlap",
+    "cross-corpus": "train on one corpus (--data), test on another (--test-data), over the emotions both share",
 }
 
 
@@ -77,4 +78,7 @@ def make_folds(protocol: str, utterances: Sequence[Utterance], *, k: int = 5) ->
         return ravdess_si6(utterances)
     if protocol == "speaker-kfold":
         return speaker_kfold(utterances, k)
+    if protocol == "cross-corpus":
+        raise ParameterError("protocol cross-corpus tests on a second corpus: give it with --test-data "
+                             "(or call emovox.evaluation.cross_corpus.cross_corpus)")
     raise ParameterError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
