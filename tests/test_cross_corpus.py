@@ -50,6 +50,23 @@ def datasets(tmp_path_factory):
     return train, test
 
 
+def test_cross_corpus_from_the_command_line(datasets, capsys):
+    from emovox.cli import main
+
+    train, test = datasets
+    ravdess_root, emodb_root = train.utterances[0].path.parents[1], test.utterances[0].path.parent
+    code = main(["evaluate", "--data", str(ravdess_root), "--emotions", "neutral,happy,sad,angry", "--model", "stats-lr",
+                 "--features", "stats", "--protocol", "cross-corpus", "--test-data", str(emodb_root),
+                 "--test-corpus", "emodb", "--json", "--no-progress", "--jobs", "1"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    (result,) = json.loads(out.out)["results"]
+    assert result["protocol"] == "cross-corpus" and result["labels"] == ["happy", "sad", "angry"]
+    assert main(["evaluate", "--data", str(ravdess_root), "--emotions", "neutral,happy", "--protocol", "cross-corpus",
+                 "--model", "stats-lr", "--no-progress"]) == 2
+    assert "needs --test-data" in capsys.readouterr().err
+
+
 def test_cross_corpus_result(datasets, tmp_path):
     train, test = datasets
     assert len(train.utterances) == 24 and len(test.utterances) == 24  # EMO-DB boredom skipped

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .corpora import KINDS as CORPUS_KINDS
 from .errors import EmovoxError
 
 #: Modules that add sub-commands; each has ``register(command)``, where
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", default=None, help="model name (see `emovox models`; default %(default)s)")
         p.add_argument("--features", default=None, help="feature set (default: the model's own)")
         p.add_argument("--protocol", action="append", default=None,
-                       help="seed, ravdess-si6 or speaker-kfold; repeat for several (default: ravdess-si6 on "
+                       help="seed, ravdess-si6, speaker-kfold or cross-corpus (with --test-data); repeat for several "
+                            "(default: ravdess-si6 on "
                             "RAVDESS, else speaker-kfold)" + ("; 'none' skips evaluation" if name == "train" else ""))
         p.add_argument("--seeds", type=int, default=None,
                        help="model seeds to average over (default: 10 for protocol seed, else 1)")
@@ -92,8 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="RAVDESS folder, a folder per emotion, or a CSV manifest")
-    p.add_argument("--corpus", default="auto", choices=["auto", "ravdess", "folder", "manifest"],
-                   help="how to read --data (default: auto)")
+    p.add_argument("--corpus", default="auto", choices=list(CORPUS_KINDS), help="how to read --data (default: auto)")
+    p.add_argument("--test-data", default=None,
+                   help="a second corpus to test on, for --protocol cross-corpus (train on --data, test on this)")
+    p.add_argument("--test-corpus", default="auto", choices=list(CORPUS_KINDS), help="how to read --test-data")
     p.add_argument("--emotions", default="all", help="comma-separated emotions, 'all' (default) or 'seed' "
                                                      "(calm,happy,fearful,disgust)")
     p.add_argument("--actors", default=None, help="comma-separated speakers to keep (e.g. 01,02,03)")
@@ -134,11 +138,31 @@ def _run_protocols(args, dataset) -> list[dict]:
     results = []
     for protocol in _protocols(args, dataset):
         seeds = range(args.seeds or (10 if protocol == "seed" else 1))
-        result = evaluate(dataset, args.model, [protocol], seeds=list(seeds), k=args.folds,
-                          progress=not args.no_progress)[0]
+        if protocol == "cross-corpus":
+            result = _cross_corpus(args, dataset, list(seeds))
+        else:
+            result = evaluate(dataset, args.model, [protocol], seeds=list(seeds), k=args.folds,
+                              progress=not args.no_progress)[0]
         _note(args, summary_line(result))
         results.append(result)
     return results
+
+
+def _cross_corpus(args, dataset, seeds: list[int]) -> dict:
+    from . import corpora
+    from .errors import ParameterError
+    from .evaluation.cross_corpus import cross_corpus
+    from .pipeline import load_dataset
+
+    if not args.test_data:
+        raise ParameterError("--protocol cross-corpus needs --test-data DIR (the corpus to test on)")
+    available = {u.label for u in corpora.open_corpus(corpora.default_data_dir(args.test_data), args.test_corpus)}
+    test = load_dataset(args.test_data, [e for e in dataset.labels if e in available], dataset.feature_set,
+                        kind=args.test_corpus,
+                        jobs=args.jobs, use_cache=not args.no_cache, progress=not args.no_progress)
+    _note(args, f"test data: {test.summary()['files']} files, {test.summary()['speakers']} speakers")
+    _report_bad_files(test.errors)
+    return cross_corpus(dataset, test, args.model, seeds=seeds)
 
 
 def _finish_report(args, results, dataset) -> None:
