@@ -73,3 +73,11 @@ def test_console_script_help():
     for cmd in ([], ["train"], ["evaluate"], ["predict"], ["download"], ["info"], ["models"]):
         done = subprocess.run([sys.executable, "-m", "emovox", *cmd, "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and "usage: emovox" in done.stdout
+
+
+def test_models_lists_the_default_with_measured_figures(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    default = next(line for line in out.splitlines() if "(default)" in line)
+    assert default.startswith("whisper-lr")
+    assert "ravdess-si6  8 emotions: UAR" in out and "feature sets:" in out and "seed180" in out
