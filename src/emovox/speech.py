@@ -56,8 +56,18 @@ def synthesize(text: str, *, words_per_minute: int | None = None, voice: str | N
     try:
         with _ENGINE_LOCK:  # espeak-ng is one engine per process
             engine = _engine(words_per_minute, voice)
-            engine.save_to_file(str(text), tmp)
-            engine.runAndWait()
+            # pyttsx3's espeak driver synthesises on espeak-ng's own thread and its
+            # runAndWait() can return before the WAV is written: wait for the
+            # driver's end-of-utterance notice, sent once the file is closed.
+            finished = threading.Event()
+            token = engine.connect("finished-utterance", lambda **_: finished.set())
+            try:
+                engine.save_to_file(str(text), tmp)
+                engine.runAndWait()
+                if not finished.wait(_SYNTHESIS_TIMEOUT_S):
+                    raise SpeechError(f"text to speech did not finish within {_SYNTHESIS_TIMEOUT_S:.0f} s")
+            finally:
+                engine.disconnect(token)
         import soundfile as sf
 
         samples, rate = sf.read(tmp, dtype="float32")
@@ -179,6 +189,7 @@ class Announcer:
 
 
 _ENGINE_LOCK = threading.RLock()
+_SYNTHESIS_TIMEOUT_S = 30.0
 _ENGINES: dict[str, object] = {}
 
 

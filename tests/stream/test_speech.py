@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import threading
 
@@ -23,6 +24,24 @@ def test_synthesize_speaks_words_into_memory():
     assert rate == 22050 and short.dtype == np.float32
     assert 0.2 < short.size / rate < 2.0 and long.size > 2 * short.size
     assert 0.05 < np.abs(short).max() <= 1.0
+
+
+@needs_espeak
+def test_synthesize_waits_for_the_whole_of_a_long_text():
+    # espeak-ng synthesises on its own thread and pyttsx3's runAndWait() can return
+    # before the WAV is written; a long text as a fresh process's first utterance
+    # showed it (the file was read half-written)
+    script = (
+        "from emovox.speech import synthesize\n"
+        "text = ' '.join(['the quick brown fox jumps over the lazy dog and keeps on running'] * 20)\n"
+        "for _ in range(2):\n"
+        "    samples, rate = synthesize(text)\n"
+        "    print(samples.size / rate)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, second = (float(line) for line in done.stdout.split())
+    assert first > 60.0 and abs(first - second) < 0.01 * first
 
 
 @needs_espeak
