@@ -14,10 +14,10 @@ module costs nothing, and a missing engine is reported as one clear
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
@@ -51,33 +51,50 @@ def synthesize(text: str, *, words_per_minute: int | None = None, voice: str | N
     """
     if not str(text).strip():
         raise SpeechError("nothing to say (empty text)")
-    fd, tmp = tempfile.mkstemp(prefix="emovox-tts-", suffix=".wav")
-    os.close(fd)
-    try:
-        with _ENGINE_LOCK:  # espeak-ng is one engine per process
-            engine = _engine(words_per_minute, voice)
-            # pyttsx3's espeak driver synthesises on espeak-ng's own thread and its
-            # runAndWait() can return before the WAV is written: wait for the
-            # driver's end-of-utterance notice, sent once the file is closed.
-            finished = threading.Event()
-            token = engine.connect("finished-utterance", lambda **_: finished.set())
-            try:
-                engine.save_to_file(str(text), tmp)
-                engine.runAndWait()
-                if not finished.wait(_SYNTHESIS_TIMEOUT_S):
-                    raise SpeechError(f"text to speech did not finish within {_SYNTHESIS_TIMEOUT_S:.0f} s")
-            finally:
-                engine.disconnect(token)
-        import soundfile as sf
-
-        samples, rate = sf.read(tmp, dtype="float32")
-    except (RuntimeError, OSError) as exc:
-        raise SpeechError(f"text to speech failed: {exc}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with _ENGINE_LOCK:  # espeak-ng is one engine per process
+        engine = _engine(words_per_minute, voice)
+        samples = _synthesize_locked(engine, str(text))
     if samples.size == 0:
         raise SpeechError(f"text to speech produced no audio for {text!r}")
-    return samples, int(rate)
+    return samples, _ESPEAK_RATE
+
+
+def _synthesize_locked(engine, text: str) -> np.ndarray:
+    """Run espeak-ng on ``text`` through pyttsx3's espeak binding; call with ``_ENGINE_LOCK`` held.
+
+    pyttsx3's own ``save_to_file`` / ``runAndWait`` loop returns before espeak-ng's
+    synthesis thread is done and drops the samples that arrive with the final event
+    (CI saw empty and half-written files). So the engine (initialised by pyttsx3,
+    voice and rate set through it) is driven here with a callback that keeps every
+    block of samples and signals the end of the message.
+    """
+    from pyttsx3.drivers import _espeak
+
+    blocks: list[bytes] = []
+    finished = threading.Event()
+
+    def on_synth(wav, n_samples, events) -> int:
+        if n_samples > 0:
+            blocks.append(ctypes.string_at(wav, n_samples * ctypes.sizeof(ctypes.c_short)))
+        i = 0
+        while events[i].type != _espeak.EVENT_LIST_TERMINATED:
+            if events[i].type == _espeak.EVENT_MSG_TERMINATED:
+                finished.set()
+            i += 1
+        return 0
+
+    _espeak.SetSynthCallback(on_synth)
+    try:
+        _espeak.Synth(text.encode("utf-8"), flags=_espeak.ENDPAUSE | _espeak.CHARS_UTF8)
+        if not finished.wait(_SYNTHESIS_TIMEOUT_S):
+            _espeak.Cancel()
+            raise SpeechError(f"text to speech did not finish within {_SYNTHESIS_TIMEOUT_S:.0f} s")
+    except (RuntimeError, OSError, ctypes.ArgumentError) as exc:
+        raise SpeechError(f"text to speech failed: {exc}") from None
+    finally:
+        _espeak.SetSynthCallback(engine.proxy._driver._onSynth)  # give pyttsx3 its callback back
+    pcm = np.frombuffer(b"".join(blocks), dtype=np.int16)
+    return (pcm.astype(np.float32) / 32768.0).astype(np.float32)
 
 
 def save_speech(text: str, path: str | os.PathLike, **options) -> Path:
@@ -190,6 +207,7 @@ class Announcer:
 
 _ENGINE_LOCK = threading.RLock()
 _SYNTHESIS_TIMEOUT_S = 30.0
+_ESPEAK_RATE = 22050  # Hz: espeak-ng's output rate
 _ENGINES: dict[str, object] = {}
 
 

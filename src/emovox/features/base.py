@@ -58,6 +58,15 @@ class FeatureSet(ABC):
     def use_assets(self, assets: dict[str, bytes]) -> None:
         """Take the files :attr:`assets` named, as read back from a bundle."""
 
+    def warm_up(self) -> None:
+        """Compile any JIT (numba) kernels now, in this process.
+
+        :func:`~emovox.features.extract_files` calls it before forking its workers, so
+        they inherit compiled kernels instead of compiling them at the same time and
+        writing numba's on-disk cache concurrently (which can leave it corrupt).
+        Nothing to do by default.
+        """
+
     def describe(self) -> dict:
         """What a bundle records to rebuild this feature set."""
         return {"name": self.name, "version": self.version, "params": self.params, "dim": self.dim}

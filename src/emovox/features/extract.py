@@ -114,6 +114,7 @@ def extract_files(paths: Sequence[str | os.PathLike], feature_set: FeatureSet, *
                 bar.update()
         pending = still
     if len(pending) and jobs > 1 and len(pending) > jobs:
+        feature_set.warm_up()  # the forked workers inherit compiled kernels
         with ProcessPoolExecutor(jobs, initializer=_init_worker,
                                  initargs=(feature_set, str(cache_root) if cache_root else None,
                                            use_cache)) as pool:

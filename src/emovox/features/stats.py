@@ -16,7 +16,7 @@ import librosa
 import numpy as np
 import scipy.fft
 
-from ..audio import Audio, require_duration, resample, trim_silence
+from ..audio import Audio, from_array, require_duration, resample, trim_silence
 from .base import FeatureSet, register
 
 RATE = 16000
@@ -82,6 +82,11 @@ class Stats(FeatureSet):
     @property
     def dim(self) -> int:
         return 5 * (3 * N_MFCC + 11 + 2 + 2) + 2 * N_MELS + 2
+
+    def warm_up(self) -> None:
+        """Compile librosa's numba kernels (zero crossings, YIN) on half a second of synthetic noise."""
+        noise = np.random.default_rng(0).standard_normal(RATE // 2).astype(np.float32) * 0.1
+        self.transform(from_array(noise, RATE, name="<warm-up>"))
 
     def transform(self, audio: Audio) -> np.ndarray:
         require_duration(audio, self.min_seconds, f"feature set {self.name!r}")
