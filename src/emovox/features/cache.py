@@ -52,6 +52,7 @@ class FeatureCache:
         return vector if np.all(np.isfinite(vector)) else None
 
     def put(self, audio_hash: str, vector: np.ndarray) -> None:
-        """Store ``vector`` (shape ``(dim,)``) atomically."""
+        """Store ``vector`` (shape ``(dim,)``) atomically (not fsynced: a damaged entry fails its checksum)."""
         payload = np.ascontiguousarray(vector, dtype="<f4").tobytes()
-        atomic_write(self._path(audio_hash), hashlib.blake2b(payload, digest_size=_DIGEST).digest() + payload)
+        atomic_write(self._path(audio_hash), hashlib.blake2b(payload, digest_size=_DIGEST).digest() + payload,
+                     durable=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,36 +97,42 @@ def extract_files(paths: Sequence[str | os.PathLike], feature_set: FeatureSet, *
     bar = tqdm(total=len(names), desc=f"features {feature_set.name}", unit="file", disable=not progress,
                leave=False, dynamic_ncols=True)
     results: list = [None] * len(names)
-    digests: list[str | None] = [None] * len(names)
-    pending = list(range(len(names)))
-    if cache is not None:  # cache hits in this process: no worker start-up for a warm run
-        still = []
-        for i in pending:
-            try:
-                digests[i] = content_hash(Path(names[i]).read_bytes())
-            except OSError:
-                still.append(i)  # the worker reports it
+    parallel = jobs > 1 and len(names) > jobs
+    pool: ProcessPoolExecutor | None = None
+    futures: dict = {}
+    serial: list[tuple[int, str | None]] = []
+    try:
+        # Files are hashed and looked up here; each miss goes to a worker at once, so the
+        # workers compute while this process is still hashing. A warm run starts no worker.
+        for i, name in enumerate(names):
+            digest = None
+            if cache is not None:
+                try:
+                    digest = content_hash(Path(name).read_bytes())
+                except OSError:
+                    digest = None  # the worker reports it
+                if digest is not None and (hit := cache.get(digest)) is not None:
+                    results[i] = (hit, None, True)
+                    bar.update()
+                    continue
+            if not parallel:
+                serial.append((i, digest))
                 continue
-            if (hit := cache.get(digests[i])) is None:
-                still.append(i)
-            else:
-                results[i] = (hit, None, True)
-                bar.update()
-        pending = still
-    if len(pending) and jobs > 1 and len(pending) > jobs:
-        feature_set.warm_up()  # the forked workers inherit compiled kernels
-        with ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                 initargs=(feature_set, str(cache_root) if cache_root else None,
-                                           use_cache)) as pool:
-            tasks = [(names[i], digests[i]) for i in pending]
-            for i, result in zip(pending, pool.map(_work, tasks, chunksize=4)):
-                results[i] = result
-                bar.update()
-    else:
-        with threadpool_limits(1):  # small matrices: threads cost more than they give
-            for i in pending:
-                results[i] = _one(names[i], feature_set, cache, digests[i])
-                bar.update()
+            if pool is None:
+                feature_set.warm_up()  # the forked workers inherit compiled kernels
+                pool = ProcessPoolExecutor(jobs, initializer=_init_worker,
+                                           initargs=(feature_set, str(cache_root) if cache_root else None, use_cache))
+            futures[pool.submit(_work, (name, digest))] = i
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            bar.update()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    with threadpool_limits(1):  # small matrices: threads cost more than they give
+        for i, digest in serial:
+            results[i] = _one(names[i], feature_set, cache, digest)
+            bar.update()
     bar.close()
     ok = [i for i, r in enumerate(results) if r[0] is not None]
     features = (np.stack([results[i][0] for i in ok]).astype(np.float32, copy=False)

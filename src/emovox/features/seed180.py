@@ -80,7 +80,14 @@ def estimate_tuning(magnitude: np.ndarray, rate: int) -> float:
         return float(librosa.estimate_tuning(S=magnitude, sr=rate, bins_per_octave=N_CHROMA))
     low, high = int(band[0]), int(band[-1]) + 1
     rows = magnitude[low - 1:high + 1]
-    below, centre, above = rows[:-2], rows[1:-1], rows[2:]
+    peaks_in = rows * (rows > 0.1 * magnitude.max(axis=0))
+    is_peak = (peaks_in[1:-1] > peaks_in[:-2]) & (peaks_in[1:-1] >= peaks_in[2:])
+    bins, frames = np.nonzero(is_peak)
+    if bins.size == 0:
+        return 0.0
+    # librosa computes the gradient and parabolic shifts everywhere, then reads them at
+    # the peaks; computing them at the peaks only is the same arithmetic, element by element
+    below, centre, above = rows[bins, frames], rows[bins + 1, frames], rows[bins + 2, frames]
     slope = (above - below) / 2  # np.gradient's central difference, in the input precision
     # librosa's parabolic-interpolation kernel (numba) promotes to float64 and stores at input precision
     curvature = (above + below).astype(np.float64) - 2 * centre.astype(np.float64)
@@ -88,13 +95,8 @@ def estimate_tuning(magnitude: np.ndarray, rate: int) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = np.where(np.abs(half_step) >= np.abs(curvature), 0.0, -half_step / curvature)
     shift = shift.astype(magnitude.dtype)
-    peaks_in = rows * (rows > 0.1 * magnitude.max(axis=0))
-    is_peak = (peaks_in[1:-1] > peaks_in[:-2]) & (peaks_in[1:-1] >= peaks_in[2:])
-    bins, frames = np.nonzero(is_peak)
-    if bins.size == 0:
-        return 0.0
-    pitches = ((bins + low + shift[bins, frames]) * float(rate) / n_fft).astype(magnitude.dtype)
-    mags = centre[bins, frames] + 0.5 * slope[bins, frames] * shift[bins, frames]
+    pitches = ((bins + low + shift) * float(rate) / n_fft).astype(magnitude.dtype)
+    mags = centre + 0.5 * slope * shift
     keep = pitches > 0
     chosen = pitches[keep & (mags >= np.median(mags[keep]))]
     return float(librosa.pitch_tuning(chosen, resolution=0.01, bins_per_octave=N_CHROMA))
