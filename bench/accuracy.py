@@ -6,7 +6,8 @@ For each model (with its own feature set) it runs ravdess-si6 on all 8 emotions,
 ravdess-si6 on the seed's 4 emotions, and the seed's random split on those 4 emotions
 (over --seeds model initialisations), and prints UAR, accuracy and macro-F1 (mean ± std)
 with the mean training time per fit. Results go to bench/results/accuracy.json (and, with
---update-figures, to src/emovox/models/figures.json, which `emovox models` prints).
+--update-figures, to src/emovox/models/figures.json, which `emovox models` prints); rows of
+models not named in --models are kept from the previous results.
 """
 
 from __future__ import annotations
@@ -65,10 +66,15 @@ def main() -> None:
         print(f"| {r['model']} | {r['features']} | {r['protocol']} | {r['emotions']} | "
               f"{r['uar']['mean']:.1f} ± {r['uar']['std']:.1f} | {r['accuracy']['mean']:.1f} ± {r['accuracy']['std']:.1f} | "
               f"{r['macro_f1']['mean']:.1f} ± {r['macro_f1']['std']:.1f} | {r['fit_seconds']:.1f} |")
-    result = {"bench": "accuracy", "rows": rows}
     print(json.dumps({"bench": "accuracy", "rows": [{k: r[k] for k in ("model", "protocol", "emotions", "uar")}
                                                       for r in rows]}))
-    atomic_write(ROOT / "bench" / "results" / "accuracy.json", json.dumps(result, indent=2).encode())
+    # rows of models not run this time are kept from the previous results
+    results_path = ROOT / "bench" / "results" / "accuracy.json"
+    ran = {r["model"] for r in rows}
+    kept = json.loads(results_path.read_text())["rows"] if results_path.is_file() else []
+    rows = [r for r in kept if r["model"] not in ran] + rows
+    rows.sort(key=lambda r: list(MODELS).index(r["model"]) if r["model"] in MODELS else len(MODELS))
+    atomic_write(results_path, json.dumps({"bench": "accuracy", "rows": rows}, indent=2).encode())
     if args.update_figures:
         figures = {m: [{k: r[k] for k in ("protocol", "emotions", "uar", "accuracy", "macro_f1")}
                        for r in rows if r["model"] == m] for m in MODELS if any(r["model"] == m for r in rows)}

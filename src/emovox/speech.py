@@ -65,36 +65,57 @@ def _synthesize_locked(engine, text: str) -> np.ndarray:
     pyttsx3's own ``save_to_file`` / ``runAndWait`` loop returns before espeak-ng's
     synthesis thread is done and drops the samples that arrive with the final event
     (CI saw empty and half-written files). So the engine (initialised by pyttsx3,
-    voice and rate set through it) is driven here with a callback that keeps every
-    block of samples and signals the end of the message.
+    voice and rate set through it) delivers its samples to :func:`_on_synth`, which
+    keeps every block and signals the end of the message.
     """
+    global _CAPTURE
     from pyttsx3.drivers import _espeak
 
-    blocks: list[bytes] = []
-    finished = threading.Event()
-
-    def on_synth(wav, n_samples, events) -> int:
-        if n_samples > 0:
-            blocks.append(ctypes.string_at(wav, n_samples * ctypes.sizeof(ctypes.c_short)))
-        i = 0
-        while events[i].type != _espeak.EVENT_LIST_TERMINATED:
-            if events[i].type == _espeak.EVENT_MSG_TERMINATED:
-                finished.set()
-            i += 1
-        return 0
-
-    _espeak.SetSynthCallback(on_synth)
+    capture = _Capture()
+    _CAPTURE = capture
     try:
         _espeak.Synth(text.encode("utf-8"), flags=_espeak.ENDPAUSE | _espeak.CHARS_UTF8)
-        if not finished.wait(_SYNTHESIS_TIMEOUT_S):
+        if not capture.finished.wait(_SYNTHESIS_TIMEOUT_S):
             _espeak.Cancel()
             raise SpeechError(f"text to speech did not finish within {_SYNTHESIS_TIMEOUT_S:.0f} s")
     except (RuntimeError, OSError, ctypes.ArgumentError) as exc:
         raise SpeechError(f"text to speech failed: {exc}") from None
     finally:
-        _espeak.SetSynthCallback(engine.proxy._driver._onSynth)  # give pyttsx3 its callback back
-    pcm = np.frombuffer(b"".join(blocks), dtype=np.int16)
+        _CAPTURE = None
+    pcm = np.frombuffer(b"".join(capture.blocks), dtype=np.int16)
     return (pcm.astype(np.float32) / 32768.0).astype(np.float32)
+
+
+class _Capture:
+    """The samples of the message being synthesised, and whether it has ended."""
+
+    def __init__(self) -> None:
+        self.blocks: list[bytes] = []
+        self.finished = threading.Event()
+
+
+_CAPTURE: _Capture | None = None
+
+
+def _on_synth(wav, n_samples: int, events) -> int:
+    """espeak-ng's synthesis callback (on its own thread): keep the samples, note the end of the message.
+
+    Registered once for the process and never replaced, so the ctypes trampoline it
+    runs through is never freed while espeak-ng may still call it.
+    """
+    from pyttsx3.drivers import _espeak
+
+    capture = _CAPTURE
+    if capture is None:
+        return 0
+    if n_samples > 0:
+        capture.blocks.append(ctypes.string_at(wav, n_samples * ctypes.sizeof(ctypes.c_short)))
+    i = 0
+    while events[i].type != _espeak.EVENT_LIST_TERMINATED:
+        if events[i].type == _espeak.EVENT_MSG_TERMINATED:
+            capture.finished.set()
+        i += 1
+    return 0
 
 
 def save_speech(text: str, path: str | os.PathLike, **options) -> Path:
@@ -230,6 +251,9 @@ def _engine(words_per_minute: int | None, voice: str | None):
             raise SpeechError(f"no text-to-speech engine: espeak-ng could not start "
                               f"(install espeak-ng): {exc}") from None
         _ENGINES["espeak"] = engine
+        from pyttsx3.drivers import _espeak
+
+        _espeak.SetSynthCallback(_on_synth)  # in place of the driver's (see _synthesize_locked)
     if words_per_minute is not None:
         engine.setProperty("rate", int(words_per_minute))
     if voice is not None:

@@ -1,6 +1,6 @@
 """Feature sets by name, and extraction of many files with a cache."""
 
-from . import opensmile_sets, seed180, stats, whisper  # noqa: F401  (register the feature sets)
+from . import logmel, opensmile_sets, seed180, stats, whisper  # noqa: F401  (register the feature sets)
 from .base import FeatureSet, available, get_feature_set, register
 from .extract import Extraction, extract_files
 

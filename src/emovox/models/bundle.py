@@ -38,7 +38,13 @@ MEMBERS = ("manifest.json", "model.onnx", "SHA256SUMS")
 
 
 def to_onnx(estimator, n_features: int) -> bytes:
-    """Convert a fitted scikit-learn estimator to ONNX bytes (float32 input ``features``, no ZipMap)."""
+    """Convert a fitted estimator to ONNX bytes (float32 input ``features``, no ZipMap).
+
+    scikit-learn estimators go through skl2onnx; an estimator with its own ``to_onnx(n_features)``
+    (the PyTorch models) exports itself.
+    """
+    if hasattr(estimator, "to_onnx"):
+        return estimator.to_onnx(n_features)
     from skl2onnx import to_onnx as skl_to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 

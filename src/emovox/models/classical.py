@@ -66,6 +66,17 @@ register(ModelSpec("whisper-lr", whisper_lr, "whisper-base",
 register(ModelSpec("stats-lr", scaled_lr, "stats", "505 frame-feature statistics, scaled, logistic regression"))
 
 
+def logmel_cnn(random_state: int = 0):
+    """The log-mel CNN of :mod:`emovox.models.neural` (PyTorch to train, ONNX in the bundle)."""
+    from .neural import LogMelCNN
+
+    return LogMelCNN(random_state=random_state)
+
+
+register(ModelSpec("logmel-cnn", logmel_cnn, "logmel",
+                   "4-block CNN + attention pooling over 64x192 log-mels, SpecAugment + mixup (PyTorch, ONNX)"))
+
+
 def get_model_spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` called ``name``."""
     if name not in MODELS:
