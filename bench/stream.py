@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-estimates", action="store_true", help="turn running estimates off")
     p.add_argument("--actors", default=None, help="comma-separated actors to draw clips from (default: all)")
     p.add_argument("--context", type=float, default=1.0, help="seconds of context given with each segment (1.0)")
+    p.add_argument("--block", type=float, default=0.032, help="source block length in seconds (default 0.032, as emovox listen)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--all-cores", action="store_true", help="do not pin the process to one core")
     args = p.parse_args(argv)
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         wav = Path(tmp) / "stream.wav"
         placed = build_stream(data, args.minutes, args.seed, args.actors.split(",") if args.actors else None, wav)
         file_samples = sf.info(str(wav)).frames
-        source = FileSource(wav, block_seconds=0.032, realtime=args.realtime)
+        source = FileSource(wav, block_seconds=args.block, realtime=args.realtime)
         rec = StreamRecognizer(model, rate=source.rate, vad=args.vad,
                                estimate_window=None if args.no_estimates else 2.0, estimate_hop=0.5,
                                context=args.context)
