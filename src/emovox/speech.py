@@ -52,14 +52,14 @@ def synthesize(text: str, *, words_per_minute: int | None = None, voice: str | N
     if not str(text).strip():
         raise SpeechError("nothing to say (empty text)")
     with _ENGINE_LOCK:  # espeak-ng is one engine per process
-        engine = _engine(words_per_minute, voice)
-        samples = _synthesize_locked(engine, str(text))
+        _engine(words_per_minute, voice)  # initialise espeak-ng, set voice and rate
+        samples = _synthesize_locked(str(text))
     if samples.size == 0:
         raise SpeechError(f"text to speech produced no audio for {text!r}")
     return samples, _ESPEAK_RATE
 
 
-def _synthesize_locked(engine, text: str) -> np.ndarray:
+def _synthesize_locked(text: str) -> np.ndarray:
     """Run espeak-ng on ``text`` through pyttsx3's espeak binding; call with ``_ENGINE_LOCK`` held.
 
     pyttsx3's own ``save_to_file`` / ``runAndWait`` loop returns before espeak-ng's

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..audio import Audio
+from ..audio import Audio, require_duration, resample, trim_silence
 from ..errors import ParameterError
 
 
@@ -70,6 +70,31 @@ class FeatureSet(ABC):
     def describe(self) -> dict:
         """What a bundle records to rebuild this feature set."""
         return {"name": self.name, "version": self.version, "params": self.params, "dim": self.dim}
+
+
+class SpeechFeatureSet(FeatureSet):
+    """A feature set computed from the speech in a clip, at a fixed rate.
+
+    :meth:`speech` checks the duration, resamples to :attr:`rate` and cuts leading
+    and trailing stretches quieter than ``trim_db`` below the peak (``0`` keeps them);
+    ``trim_db`` is the parameter every such set shares.
+    """
+
+    #: The rate, Hz, the features are computed at.
+    rate: ClassVar[int] = 16000
+
+    def __init__(self, *, trim_db: float = 35.0) -> None:
+        self.trim_db = trim_db
+
+    @property
+    def params(self) -> dict:
+        return {"trim_db": self.trim_db}
+
+    def speech(self, audio: Audio) -> Audio:
+        """``audio`` at :attr:`rate`, silence trimmed; raises :class:`~emovox.errors.AudioError` if too short."""
+        require_duration(audio, self.min_seconds, f"feature set {self.name!r}")
+        speech = resample(audio, self.rate)
+        return trim_silence(speech, top_db=self.trim_db) if self.trim_db else speech
 
 
 _REGISTRY: dict[str, type[FeatureSet]] = {}

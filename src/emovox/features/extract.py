@@ -43,14 +43,16 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _one(path: str, feature_set: FeatureSet, cache: FeatureCache | None,
-         digest: str | None = None) -> tuple[np.ndarray | None, str | None, bool]:
-    """(vector, error, from_cache) for one file; ``digest`` is its content hash if already known (a miss)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        problem = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot read ({exc.strerror or exc})"
-        return None, f"{path}: {problem}", False
+def _one(path: str, feature_set: FeatureSet, cache: FeatureCache | None, digest: str | None = None,
+         data: bytes | None = None) -> tuple[np.ndarray | None, str | None, bool]:
+    """(vector, error, from_cache) for one file; ``digest`` is its content hash if already known (a miss),
+    ``data`` its bytes if already read."""
+    if data is None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            problem = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot read ({exc.strerror or exc})"
+            return None, f"{path}: {problem}", False
     if cache and digest is None:
         digest = content_hash(data)
         if (hit := cache.get(digest)) is not None:
@@ -100,39 +102,39 @@ def extract_files(paths: Sequence[str | os.PathLike], feature_set: FeatureSet, *
     parallel = jobs > 1 and len(names) > jobs
     pool: ProcessPoolExecutor | None = None
     futures: dict = {}
-    serial: list[tuple[int, str | None]] = []
     try:
-        # Files are hashed and looked up here; each miss goes to a worker at once, so the
-        # workers compute while this process is still hashing. A warm run starts no worker.
-        for i, name in enumerate(names):
-            digest = None
-            if cache is not None:
-                try:
-                    digest = content_hash(Path(name).read_bytes())
-                except OSError:
-                    digest = None  # the worker reports it
-                if digest is not None and (hit := cache.get(digest)) is not None:
-                    results[i] = (hit, None, True)
+        # Files are read, hashed and looked up here; in parallel runs each miss goes to a worker
+        # at once, so the workers compute while this process goes on hashing (a warm run starts
+        # no worker); otherwise a miss is computed here from the bytes already read.
+        with threadpool_limits(1):  # small matrices: threads cost more than they give
+            for i, name in enumerate(names):
+                data = digest = None
+                if cache is not None:
+                    try:
+                        data = Path(name).read_bytes()
+                    except OSError:
+                        pass  # _one reports it
+                    else:
+                        digest = content_hash(data)
+                        if (hit := cache.get(digest)) is not None:
+                            results[i] = (hit, None, True)
+                            bar.update()
+                            continue
+                if not parallel:
+                    results[i] = _one(name, feature_set, cache, digest, data)
                     bar.update()
                     continue
-            if not parallel:
-                serial.append((i, digest))
-                continue
-            if pool is None:
-                feature_set.warm_up()  # the forked workers inherit compiled kernels
-                pool = ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                           initargs=(feature_set, str(cache_root) if cache_root else None, use_cache))
-            futures[pool.submit(_work, (name, digest))] = i
+                if pool is None:
+                    feature_set.warm_up()  # the forked workers inherit compiled kernels
+                    pool = ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(
+                        feature_set, str(cache_root) if cache_root else None, use_cache))
+                futures[pool.submit(_work, (name, digest))] = i
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             bar.update()
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    with threadpool_limits(1):  # small matrices: threads cost more than they give
-        for i, digest in serial:
-            results[i] = _one(names[i], feature_set, cache, digest)
-            bar.update()
     bar.close()
     ok = [i for i, r in enumerate(results) if r[0] is not None]
     features = (np.stack([results[i][0] for i in ok]).astype(np.float32, copy=False)

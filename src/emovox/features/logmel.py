@@ -15,8 +15,8 @@ from functools import lru_cache
 import librosa
 import numpy as np
 
-from ..audio import Audio, require_duration, resample, trim_silence
-from .base import FeatureSet, register
+from ..audio import Audio
+from .base import SpeechFeatureSet, register
 
 RATE = 16000
 N_FFT = 512
@@ -38,19 +38,13 @@ def log_mel_matrix(samples: np.ndarray) -> np.ndarray:
 
 
 @register
-class LogMel(FeatureSet):
+class LogMel(SpeechFeatureSet):
     """64 log-mel bands x 192 frames (3.07 s from the start of speech), flattened: 12288 values."""
 
     name = "logmel"
     version = 1
     min_seconds = 0.1
-
-    def __init__(self, *, trim_db: float = 35.0) -> None:
-        self.trim_db = trim_db
-
-    @property
-    def params(self) -> dict:
-        return {"trim_db": self.trim_db}
+    rate = RATE
 
     @property
     def dim(self) -> int:
@@ -62,11 +56,7 @@ class LogMel(FeatureSet):
         return N_MELS, FRAMES
 
     def transform(self, audio: Audio) -> np.ndarray:
-        require_duration(audio, self.min_seconds, f"feature set {self.name!r}")
-        speech = resample(audio, RATE)
-        if self.trim_db:
-            speech = trim_silence(speech, top_db=self.trim_db)
-        matrix = log_mel_matrix(speech.samples)[:, :FRAMES]
+        matrix = log_mel_matrix(self.speech(audio).samples)[:, :FRAMES]
         out = np.full((N_MELS, FRAMES), matrix.min(), dtype=np.float32)
         out[:, :matrix.shape[1]] = matrix
         return out.reshape(-1)

@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio import Audio, require_duration, resample, trim_silence
+from ..audio import Audio
 from ..errors import ParameterError
-from .base import FeatureSet, register
+from .base import SpeechFeatureSet, register
 
 RATE = 16000
 
 
-class _OpenSmile(FeatureSet):
+class _OpenSmile(SpeechFeatureSet):
     feature_set_name: str
     dims: int
     min_seconds = 0.2
 
-    def __init__(self, *, trim_db: float = 35.0) -> None:
-        self.trim_db = trim_db
-        self._smile = None
+    rate = RATE
 
-    @property
-    def params(self) -> dict:
-        return {"trim_db": self.trim_db}
+    def __init__(self, *, trim_db: float = 35.0) -> None:
+        super().__init__(trim_db=trim_db)
+        self._smile = None
 
     @property
     def dim(self) -> int:
@@ -47,11 +45,7 @@ class _OpenSmile(FeatureSet):
         return self._smile
 
     def transform(self, audio: Audio) -> np.ndarray:
-        require_duration(audio, self.min_seconds, f"feature set {self.name!r}")
-        speech = resample(audio, RATE)
-        if self.trim_db:
-            speech = trim_silence(speech, top_db=self.trim_db)
-        values = self._extractor().process_signal(speech.samples, RATE).to_numpy()[0]
+        values = self._extractor().process_signal(self.speech(audio).samples, RATE).to_numpy()[0]
         return np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
 

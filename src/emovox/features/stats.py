@@ -16,8 +16,8 @@ import librosa
 import numpy as np
 import scipy.fft
 
-from ..audio import Audio, from_array, require_duration, resample, trim_silence
-from .base import FeatureSet, register
+from ..audio import Audio, from_array
+from .base import SpeechFeatureSet, register
 
 RATE = 16000
 N_FFT = 512
@@ -65,19 +65,13 @@ def frame_tracks(samples: np.ndarray) -> dict[str, np.ndarray]:
 
 
 @register
-class Stats(FeatureSet):
+class Stats(SpeechFeatureSet):
     """Frame-feature statistics (505 values) at 16 kHz after trimming silence."""
 
     name = "stats"
     version = 1
     min_seconds = 0.1
-
-    def __init__(self, *, trim_db: float = 35.0) -> None:
-        self.trim_db = trim_db
-
-    @property
-    def params(self) -> dict:
-        return {"trim_db": self.trim_db}
+    rate = RATE
 
     @property
     def dim(self) -> int:
@@ -89,8 +83,7 @@ class Stats(FeatureSet):
         self.transform(from_array(noise, RATE, name="<warm-up>"))
 
     def transform(self, audio: Audio) -> np.ndarray:
-        require_duration(audio, self.min_seconds, f"feature set {self.name!r}")
-        speech = trim_silence(resample(audio, RATE), top_db=self.trim_db) if self.trim_db else resample(audio, RATE)
+        speech = self.speech(audio)
         t = frame_tracks(speech.samples)
         parts = [_summary(t[k]) for k in ("mfcc", "delta", "delta2", "spectral", "rms", "zcr", "log_f0")]
         parts.append(_summary(t["d_log_f0"]) if t["d_log_f0"].size >= 1 else np.zeros(5))

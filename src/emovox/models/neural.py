@@ -99,6 +99,10 @@ class LogMelCNN(ClassifierMixin, BaseEstimator):
                                  f"got features of shape {X.shape} (use --features logmel)")
         return X.reshape(len(X), 1, self.n_bands, -1)
 
+    def _normalised(self, matrices: np.ndarray) -> np.ndarray:
+        """``matrices`` ``(n, 1, bands, frames)`` with each band's training mean and scale removed."""
+        return (matrices - self.band_mean_[None, None, :, None]) / self.band_scale_[None, None, :, None]
+
     def fit(self, X: np.ndarray, y: np.ndarray) -> "LogMelCNN":
         """Train on ``X`` (float32 ``(n, n_bands * frames)``) and labels ``y`` (``(n,)``)."""
         torch = _torch()
@@ -111,7 +115,7 @@ class LogMelCNN(ClassifierMixin, BaseEstimator):
         # one mean and scale per band, over all training frames: part of the exported graph
         self.band_mean_ = matrices.mean(axis=(0, 1, 3)).astype(np.float32)
         self.band_scale_ = (matrices.std(axis=(0, 1, 3)) + 1e-3).astype(np.float32)
-        data = torch.from_numpy((matrices - self.band_mean_[None, None, :, None]) / self.band_scale_[None, None, :, None])
+        data = torch.from_numpy(self._normalised(matrices))
         labels = torch.from_numpy(targets.astype(np.int64))
         net = _network(torch, self.n_bands, len(self.classes_), self.width, self.dropout)
         steps = max(1, int(np.ceil(len(data) / self.batch_size)))
@@ -148,9 +152,9 @@ class LogMelCNN(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, float32 ``(n, n_classes)``, columns in the order of ``classes_``."""
         torch = _torch()
-        matrices = (self._matrices(X) - self.band_mean_[None, None, :, None]) / self.band_scale_[None, None, :, None]
+        matrices = self._normalised(self._matrices(X))
         with torch.no_grad():
-            return torch.softmax(self.network_(torch.from_numpy(matrices.astype(np.float32))), dim=1).numpy()
+            return torch.softmax(self.network_(torch.from_numpy(matrices)), dim=1).numpy()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The most probable class of each row."""
