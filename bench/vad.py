@@ -1,0 +1,113 @@
+"""Segmentation settings and Silero's cost: the figures behind the README's live section.
+
+Run:  nice .venv/bin/python bench/vad.py [--minutes 10] [--data DIR]
+
+1. Builds the same stream as ``bench/stream.py`` (same seed), runs Silero VAD over it once,
+   then replays those probabilities through emovox's ``Segmenter`` for a grid of settings
+   (threshold, release threshold, minimum silence, padding at the start and at the end) and
+   prints, best first, how many clips give one segment with both ends within 150 ms of the
+   clip's speech; then the misses of the default settings with their start and end errors.
+2. Times one Silero frame on one core back to back and after a 30 ms sleep each (what a
+   real-time stream does between 32 ms blocks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stream import build_stream  # noqa: E402
+
+from emovox.corpora import default_data_dir  # noqa: E402
+from emovox.stream.vad import FRAME, VAD_RATE, Segmenter, SileroVAD  # noqa: E402
+
+FRAME_SECONDS = FRAME / VAD_RATE
+
+
+def boundary_errors(probs: np.ndarray, placed: list, threshold: float, neg: float | None, min_silence: float,
+                    pad_start: float, pad_end: float) -> list[tuple[int, float, float] | None]:
+    """Per clip: ``(index, start error s, end error s)`` if it gives exactly one segment, else ``None``."""
+    segmenter = Segmenter(threshold=threshold, neg_threshold=neg, min_silence=min_silence)
+    spans = [s for s in map(segmenter.push, probs) if s is not None]
+    if (last := segmenter.finish()) is not None:
+        spans.append(last)
+    segments = [(s.start * FRAME_SECONDS - pad_start, s.end * FRAME_SECONDS + pad_end) for s in spans]
+    out = []
+    for i, clip in enumerate(placed):
+        hits = [s for s in segments if s[0] < clip.clip_end and s[1] > clip.clip_start]
+        out.append((i, hits[0][0] - clip.speech_start, hits[0][1] - clip.speech_end) if len(hits) == 1 else None)
+    return out
+
+
+def within(errors: list, limit: float = 0.150) -> int:
+    return sum(e is not None and abs(e[1]) <= limit and abs(e[2]) <= limit for e in errors)
+
+
+def silero_cost(frames: int = 200) -> tuple[float, float]:
+    """Median ms of one Silero frame back to back, and after a 30 ms sleep."""
+    vad = SileroVAD()
+    frame = (np.random.default_rng(0).standard_normal(FRAME) * 0.1).astype(np.float32)
+    medians = []
+    for pause in (0.0, 0.030):
+        times = []
+        for _ in range(frames):
+            started = time.perf_counter()
+            vad.probability(frame)
+            times.append(time.perf_counter() - started)
+            if pause:
+                time.sleep(pause)
+        medians.append(1000 * float(np.median(times)))
+    return medians[0], medians[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="RAVDESS folder (default: as emovox)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="stream length (default 10, as bench/stream.py)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    with tempfile.TemporaryDirectory(prefix="emovox-bench-") as tmp:
+        wav = Path(tmp) / "stream.wav"
+        placed = build_stream(default_data_dir(args.data), args.minutes, args.seed, None, wav)
+        samples, rate = sf.read(str(wav), dtype="float32")
+    at_16k = soxr.resample(samples, rate, VAD_RATE, quality="HQ").astype(np.float32)
+    vad = SileroVAD()
+    probs = np.array([vad.probability(at_16k[k * FRAME:(k + 1) * FRAME]) for k in range(at_16k.size // FRAME)])
+
+    grid = itertools.product((0.3, 0.4, 0.5, 0.6), (None, 0.1, 0.2), (0.3, 0.5), (0.0, 0.03, 0.06, 0.1),
+                             (-0.12, -0.09, -0.06, -0.03, 0.0, 0.03, 0.06, 0.1))
+    rows = []
+    for threshold, neg, min_silence, pad_start, pad_end in grid:
+        if neg is not None and neg > threshold:
+            continue
+        errors = boundary_errors(probs, placed, threshold, neg, min_silence, pad_start, pad_end)
+        rows.append((within(errors), sum(e is not None for e in errors), threshold, neg, min_silence, pad_start, pad_end))
+    rows.sort(key=lambda r: r[:2], reverse=True)
+    print(f"{len(placed)} clips; both ends within 150 ms / one segment, by setting (best 10):")
+    print("within  one  threshold  release  min_silence  pad_start  pad_end")
+    for r in rows[:10]:
+        print(f"{r[0]:6d} {r[1]:4d} {r[2]:10.2f} {str(r[3]):>8} {r[4]:12.2f} {r[5]:10.2f} {r[6]:8.2f}")
+    default = boundary_errors(probs, placed, 0.5, None, 0.5, 0.03, 0.03)
+    misses = [e for e in default if e is not None and (abs(e[1]) > 0.150 or abs(e[2]) > 0.150)]
+    print(f"\ndefault settings (0.5, release 0.35, 0.5 s, pad 0.03): {within(default)}/{len(placed)}; misses:")
+    for i, start, end in misses:
+        print(f"  clip {i:3d}  {Path(placed[i].path).name}  start {1000 * start:+7.0f} ms  end {1000 * end:+7.0f} ms")
+    tight, after_sleep = silero_cost()
+    print(f"\nSilero, one frame on one core: median {tight:.2f} ms back to back, {after_sleep:.2f} ms after a 30 ms sleep")
+
+
+if __name__ == "__main__":
+    main()
