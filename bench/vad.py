@@ -26,9 +26,10 @@ import soundfile as sf
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream import build_stream  # noqa: E402
+from stream import ANNOTATIONS, build_stream  # noqa: E402
 
 from emovox.corpora import default_data_dir  # noqa: E402
+from emovox.stream.reference import read_bounds  # noqa: E402
 from emovox.stream.vad import FRAME, VAD_RATE, Segmenter, SileroVAD  # noqa: E402
 
 FRAME_SECONDS = FRAME / VAD_RATE
@@ -75,13 +76,16 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="RAVDESS folder (default: as emovox)")
     parser.add_argument("--minutes", type=float, default=10.0, help="stream length (default 10, as bench/stream.py)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reference", default=str(ANNOTATIONS),
+                        help="speech bounds (TSV) to score against; 'energy': the energy reference only")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
     with tempfile.TemporaryDirectory(prefix="emovox-bench-") as tmp:
         wav = Path(tmp) / "stream.wav"
-        placed = build_stream(default_data_dir(args.data), args.minutes, args.seed, None, wav)
+        bounds = None if args.reference == "energy" else read_bounds(args.reference)
+        placed = build_stream(default_data_dir(args.data), args.minutes, args.seed, None, wav, bounds)
         samples, rate = sf.read(str(wav), dtype="float32")
     at_16k = soxr.resample(samples, rate, VAD_RATE, quality="HQ").astype(np.float32)
     vad = SileroVAD()

@@ -32,6 +32,8 @@ def register(command) -> None:
     vad.add_argument("--min-speech", type=float, default=0.25, help="seconds; shorter speech is ignored (0.25)")
     vad.add_argument("--min-silence", type=float, default=0.5, help="seconds of silence that end a segment (0.5)")
     vad.add_argument("--pad", type=float, default=0.03, help="seconds added each side of a segment (0.03)")
+    vad.add_argument("--trim-db", type=float, default=35.0,
+                     help="trim segment ends to the audio within this many dB of the segment's peak (35; 0: off)")
     vad.add_argument("--max-segment", type=float, default=10.0, help="longer speech is cut, seconds (10)")
     est = p.add_argument_group("running estimate")
     est.add_argument("--window", type=float, default=2.0, help="seconds of audio per estimate (2.0)")
@@ -79,7 +81,8 @@ def _listen(args: argparse.Namespace) -> int:
         source.open()  # a missing device is reported now, before any banner
     recognizer = StreamRecognizer(model, rate=source.rate, vad=args.vad, threshold=args.threshold,
                                   neg_threshold=args.neg_threshold, min_speech=args.min_speech,
-                                  min_silence=args.min_silence, pad=args.pad, max_segment=args.max_segment,
+                                  min_silence=args.min_silence, pad=args.pad, trim_db=args.trim_db,
+                                  max_segment=args.max_segment,
                                   estimate_window=None if args.no_estimates else args.window,
                                   estimate_hop=args.hop, smoothing=args.smoothing, keep_audio=args.save is not None)
     sinks: list = [JsonSink() if args.json else TerminalSink()]

@@ -24,7 +24,11 @@ import numpy as np
 
 from ..audio import Audio
 from ..errors import EmovoxError, ParameterError
-from .vad import FRAME, VAD_RATE, FrameVAD, Segmenter, Span, make_vad
+from .vad import FRAME, VAD_RATE, FrameVAD, Segmenter, Span, frame_levels, loud_span, make_vad
+
+#: Energy trim of segment ends: level frames (s), and the shortest loud run (frames) that counts.
+TRIM_FRAME_SECONDS = 0.010
+TRIM_MIN_RUN = 5
 
 
 @dataclass
@@ -114,6 +118,10 @@ class StreamRecognizer:
         min_speech: seconds; shorter segments are ignored.
         min_silence: seconds of silence that end a segment (the decision comes this long after speech ends).
         pad: seconds of audio added before and after each segment.
+        trim_db: when a segment ends, move its start and end inwards to the first and last 50 ms of
+            audio within ``trim_db`` dB of the segment's loudest 10 ms (then add ``pad``): Silero decides
+            that there is speech, the level says exactly where it starts and ends (its probability
+            stays high for 50-150 ms after the last word). Only ever shortens; ``None`` or 0 turns it off.
         max_segment: seconds; longer speech is cut into segments of this length.
         estimate_window: seconds of audio in each running estimate; ``None`` or 0 turns estimates off.
         estimate_hop: seconds of stream time between running estimates.
@@ -135,13 +143,15 @@ class StreamRecognizer:
 
     def __init__(self, model, *, rate: int = 16000, vad: str | FrameVAD = "auto", threshold: float = 0.5,
                  neg_threshold: float | None = None, min_speech: float = 0.25, min_silence: float = 0.5,
-                 pad: float = 0.03, max_segment: float = 10.0, estimate_window: float | None = 2.0,
+                 pad: float = 0.03, trim_db: float | None = 35.0, max_segment: float = 10.0, estimate_window: float | None = 2.0,
                  estimate_hop: float = 0.5, smoothing: float = 0.5, classify_rate: int | None = None,
                  context: float = 1.0, keep_audio: bool = False) -> None:
         if not isinstance(rate, (int, np.integer)) or rate < 8000:
             raise ParameterError(f"stream rate must be an integer >= 8000 Hz, got {rate!r}")
         if pad < 0:
             raise ParameterError(f"pad must be >= 0 seconds, got {pad}")
+        if trim_db is not None and trim_db < 0:
+            raise ParameterError(f"trim_db must be >= 0 dB (0 turns trimming off), got {trim_db}")
         if not 0.0 <= smoothing < 1.0:
             raise ParameterError(f"smoothing must be in [0, 1), got {smoothing}")
         if estimate_window and estimate_hop <= 0:
@@ -152,6 +162,7 @@ class StreamRecognizer:
         self.segmenter = Segmenter(threshold=threshold, neg_threshold=neg_threshold, min_speech=min_speech,
                                    min_silence=min_silence, max_segment=max_segment)
         self.pad = float(pad)
+        self.trim_db = float(trim_db or 0.0)
         self.context = float(context)
         self.estimate_window = float(estimate_window or 0.0)
         self.estimate_hop = float(estimate_hop)
@@ -259,6 +270,8 @@ class StreamRecognizer:
         pad = round(self.pad * self.rate)
         start = max(self._to_stream(span.start) - pad, self._last_end, self._history.first)
         end = min(self._to_stream(span.end) + (0 if span.forced else pad), end_limit)
+        if self.trim_db:
+            start, end = self._trim(start, end, pad, keep_end=span.forced)
         context = round(self.context * self.rate)
         previous_end, self._last_end = self._last_end, end
         self._smoothed = None
@@ -268,6 +281,14 @@ class StreamRecognizer:
         if probs is None:
             return []
         return [self._event("segment", start, end, probs, decided, index)]
+
+    def _trim(self, start: int, end: int, pad: int, keep_end: bool) -> tuple[int, int]:
+        """``(start, end)`` moved inwards to the loud part of stream samples ``[start, end)`` (see ``trim_db``)."""
+        levels, hop = frame_levels(self._history.get(start, end), self.rate, TRIM_FRAME_SECONDS)
+        span = loud_span(levels, float(levels.max()) - self.trim_db, TRIM_MIN_RUN) if levels.size else None
+        if span is None:
+            return start, end
+        return max(start, start + span[0] * hop - pad), end if keep_end else min(end, start + span[1] * hop + pad)
 
     def _estimate_event(self) -> list[Event]:
         if not self.segmenter.in_speech:

@@ -17,11 +17,15 @@ clip itself, independently of any VAD:
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..audio import Audio
+from .vad import frame_levels, loud_span
 
 FRAME_SECONDS = 0.010
 EDGE_SECONDS = 0.200
@@ -32,20 +36,14 @@ MIN_RUN = 5
 
 def speech_bounds(audio: Audio) -> tuple[float, float]:
     """``(start, end)`` in seconds of the speech in a clip with silent edges (see the module's note)."""
-    hop = max(1, round(FRAME_SECONDS * audio.rate))
-    n = audio.samples.size // hop
-    frames = audio.samples[:n * hop].astype(np.float64).reshape(n, hop)
-    level = 10.0 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+    level, hop = frame_levels(audio.samples, audio.rate, FRAME_SECONDS)
     edge = max(1, round(EDGE_SECONDS / FRAME_SECONDS))
     floor = float(np.median(np.concatenate([level[:edge], level[-edge:]])))
     threshold = max(floor + ABOVE_FLOOR_DB, float(level.max()) - BELOW_PEAK_DB)
-    above = level > threshold
-    # frames that start a run of MIN_RUN frames above the threshold
-    runs = np.lib.stride_tricks.sliding_window_view(above, MIN_RUN).all(axis=1) if n >= MIN_RUN else above
-    starts = np.flatnonzero(runs)
-    if starts.size == 0:
+    span = loud_span(level, threshold, MIN_RUN)
+    if span is None:
         return 0.0, audio.duration
-    return starts[0] * hop / audio.rate, (starts[-1] + MIN_RUN) * hop / audio.rate
+    return span[0] * hop / audio.rate, span[1] * hop / audio.rate
 
 
 @dataclass(frozen=True)
@@ -60,13 +58,26 @@ class Placed:
     speech_end: float
 
 
-def join_clips(clips: list[tuple[Audio, str | None]], *, gap: float = 1.0,
-               rate: int | None = None) -> tuple[np.ndarray, int, list[Placed]]:
+def read_bounds(path: str | Path) -> dict[str, tuple[float, float]]:
+    """Annotated speech bounds: file name -> ``(start, end)`` seconds from the clip's start.
+
+    The file is tab-separated with a header row holding at least ``file``, ``start`` and
+    ``end``; lines starting with ``#`` are comments (``bench/annotations/ravdess-speech.tsv``).
+    """
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t")
+        return {row["file"]: (float(row["start"]), float(row["end"])) for row in rows}
+
+
+def join_clips(clips: list[tuple[Audio, str | None]], *, gap: float = 1.0, rate: int | None = None,
+               bounds: Mapping[str, tuple[float, float]] | None = None) -> tuple[np.ndarray, int, list[Placed]]:
     """Clips one after another with ``gap`` seconds of digital silence before, between and after them.
 
     Args:
         clips: ``(audio, label)`` pairs, all at the same rate (or pass ``rate`` to require it).
         gap: seconds of silence around each clip.
+        bounds: annotated speech bounds by file name (:func:`read_bounds`); clips not in it get
+            :func:`speech_bounds`.
 
     Returns:
         ``(samples, rate, placed)``: float32 shape ``(n,)``, Hz, and where each clip and its speech are.
@@ -77,7 +88,7 @@ def join_clips(clips: list[tuple[Audio, str | None]], *, gap: float = 1.0,
     for audio, label in clips:
         if audio.rate != rate:
             raise ValueError(f"{audio.name}: rate {audio.rate} Hz, expected {rate} Hz")
-        s, e = speech_bounds(audio)
+        s, e = bounds[Path(audio.name).name] if bounds and Path(audio.name).name in bounds else speech_bounds(audio)
         t0 = at / rate
         placed.append(Placed(audio.name, label, t0, t0 + audio.duration, t0 + s, t0 + e))
         parts += [audio.samples, silence]

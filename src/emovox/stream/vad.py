@@ -135,6 +135,26 @@ class EnergyVAD:
         return float(1.0 / (1.0 + np.exp(-(level - self._floor - self.snr_db) / 3.0)))
 
 
+def frame_levels(samples: np.ndarray, rate: int, frame_seconds: float = 0.010) -> tuple[np.ndarray, int]:
+    """Level of each whole frame, dBFS (mean square), float64 shape ``(n,)``, and the frame length in samples."""
+    hop = max(1, round(frame_seconds * rate))
+    n = samples.size // hop
+    frames = samples[:n * hop].astype(np.float64).reshape(n, hop)
+    return 10.0 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12), hop
+
+
+def loud_span(levels: np.ndarray, threshold: float, min_run: int) -> tuple[int, int] | None:
+    """``(first, end)`` frames from the first to the end of the last run of ``min_run`` frames above ``threshold``.
+
+    Shorter runs (clicks) do not count; ``None`` if there is no such run.
+    """
+    above = levels > threshold
+    if above.size < min_run:
+        return None
+    starts = np.flatnonzero(np.lib.stride_tricks.sliding_window_view(above, min_run).all(axis=1))
+    return (int(starts[0]), int(starts[-1]) + min_run) if starts.size else None
+
+
 def make_vad(kind: str = "auto") -> FrameVAD:
     """``"silero"``, ``"energy"``, or ``"auto"`` (Silero if installed, else energy).
 
