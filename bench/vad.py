@@ -4,7 +4,7 @@ Run:  nice .venv/bin/python bench/vad.py [--minutes 10] [--data DIR]
 
 1. Builds the same stream as ``bench/stream.py`` (same seed), runs Silero VAD over it once,
    then replays those probabilities through emovox's ``Segmenter`` for a grid of settings
-   (threshold, release threshold, minimum silence, padding at the start and at the end) and
+   (threshold, release threshold, minimum silence, padding at the start and at the end, energy trim) and
    prints, best first, how many clips give one segment with both ends within 150 ms of the
    clip's speech; then the misses of the default settings with their start and end errors.
 2. Times one Silero frame on one core back to back and after a 30 ms sleep each (what a
@@ -30,19 +30,30 @@ from stream import ANNOTATIONS, build_stream  # noqa: E402
 
 from emovox.corpora import default_data_dir  # noqa: E402
 from emovox.stream.reference import read_bounds  # noqa: E402
-from emovox.stream.vad import FRAME, VAD_RATE, Segmenter, SileroVAD  # noqa: E402
+from emovox.stream.vad import FRAME, VAD_RATE, Segmenter, SileroVAD, loud_part  # noqa: E402
 
 FRAME_SECONDS = FRAME / VAD_RATE
 
 
-def boundary_errors(probs: np.ndarray, placed: list, threshold: float, neg: float | None, min_silence: float,
-                    pad_start: float, pad_end: float) -> list[tuple[int, float, float] | None]:
-    """Per clip: ``(index, start error s, end error s)`` if it gives exactly one segment, else ``None``."""
+def boundary_errors(probs: np.ndarray, placed: list, samples: np.ndarray, threshold: float, neg: float | None,
+                    min_silence: float, pad_start: float, pad_end: float,
+                    trim_db: float = 0.0) -> list[tuple[int, float, float] | None]:
+    """Per clip: ``(index, start error s, end error s)`` if it gives exactly one segment, else ``None``.
+
+    ``samples``: the stream at 16 kHz, for the energy trim of each segment (``trim_db`` > 0, as the recognizer).
+    """
     segmenter = Segmenter(threshold=threshold, neg_threshold=neg, min_silence=min_silence)
     spans = [s for s in map(segmenter.push, probs) if s is not None]
     if (last := segmenter.finish()) is not None:
         spans.append(last)
-    segments = [(s.start * FRAME_SECONDS - pad_start, s.end * FRAME_SECONDS + pad_end) for s in spans]
+    segments = []
+    for span in spans:
+        start = max(0, round((span.start * FRAME_SECONDS - pad_start) * VAD_RATE))
+        end = round((span.end * FRAME_SECONDS + pad_end) * VAD_RATE)
+        if trim_db and end > start:
+            first, last = loud_part(samples[start:end], VAD_RATE, trim_db, round(0.03 * VAD_RATE))
+            start, end = start + first, start + last
+        segments.append((start / VAD_RATE, end / VAD_RATE))
     out = []
     for i, clip in enumerate(placed):
         hits = [s for s in segments if s[0] < clip.clip_end and s[1] > clip.clip_start]
@@ -92,24 +103,30 @@ def main() -> None:
     probs = np.array([vad.probability(at_16k[k * FRAME:(k + 1) * FRAME]) for k in range(at_16k.size // FRAME)])
 
     grid = itertools.product((0.3, 0.4, 0.5, 0.6), (None, 0.1, 0.2), (0.3, 0.5), (0.0, 0.03, 0.06, 0.1),
-                             (-0.12, -0.09, -0.06, -0.03, 0.0, 0.03, 0.06, 0.1))
+                             (-0.12, -0.09, -0.06, -0.03, 0.0, 0.03, 0.06, 0.1), (0.0, 35.0))
     rows = []
-    for threshold, neg, min_silence, pad_start, pad_end in grid:
-        if neg is not None and neg > threshold:
-            continue
-        errors = boundary_errors(probs, placed, threshold, neg, min_silence, pad_start, pad_end)
-        rows.append((within(errors), sum(e is not None for e in errors), threshold, neg, min_silence, pad_start, pad_end))
+    for threshold, neg, min_silence, pad_start, pad_end, trim_db in grid:
+        if neg is not None and neg > threshold or trim_db and (pad_start, pad_end) != (0.03, 0.03):
+            continue  # the trim pads its own result by 0.03 s, so other pads do not apply
+        errors = boundary_errors(probs, placed, at_16k, threshold, neg, min_silence, pad_start, pad_end, trim_db)
+        rows.append((within(errors), sum(e is not None for e in errors), threshold, neg, min_silence, pad_start, pad_end,
+                     trim_db))
     rows.sort(key=lambda r: r[:2], reverse=True)
     print(f"{len(placed)} clips; both ends within 150 ms / one segment, by setting (best 10):")
-    print("within  one  threshold  release  min_silence  pad_start  pad_end")
+    print("within  one  threshold  release  min_silence  pad_start  pad_end  trim_db")
     for r in rows[:10]:
-        print(f"{r[0]:6d} {r[1]:4d} {r[2]:10.2f} {str(r[3]):>8} {r[4]:12.2f} {r[5]:10.2f} {r[6]:8.2f}")
-    default = boundary_errors(probs, placed, 0.5, None, 0.5, 0.03, 0.03)
+        print(f"{r[0]:6d} {r[1]:4d} {r[2]:10.2f} {str(r[3]):>8} {r[4]:12.2f} {r[5]:10.2f} {r[6]:8.2f} {r[7]:8.0f}")
+    for trim_db in (0.0, 35.0):
+        errors = boundary_errors(probs, placed, at_16k, 0.5, None, 0.5, 0.03, 0.03, trim_db)
+        print(f"default Segmenter settings, trim_db {trim_db:.0f}: {within(errors)}/{len(placed)}")
+    default = boundary_errors(probs, placed, at_16k, 0.5, None, 0.5, 0.03, 0.03, 35.0)
     misses = [e for e in default if e is not None and (abs(e[1]) > 0.150 or abs(e[2]) > 0.150)]
-    print(f"\ndefault settings (0.5, release 0.35, 0.5 s, pad 0.03): {within(default)}/{len(placed)}; misses:")
+    print(f"\ndefault settings (0.5, release 0.35, 0.5 s, pad 0.03, trim 35 dB): {within(default)}/{len(placed)}; misses:")
     for i, start, end in misses:
         print(f"  clip {i:3d}  {Path(placed[i].path).name}  start {1000 * start:+7.0f} ms  end {1000 * end:+7.0f} ms")
     tight, after_sleep = silero_cost()
+    for i in (i for i, e in enumerate(default) if e is None):
+        print(f"  clip {i:3d}  {Path(placed[i].path).name}  not exactly one segment")
     print(f"\nSilero, one frame on one core: median {tight:.2f} ms back to back, {after_sleep:.2f} ms after a 30 ms sleep")
 
 

@@ -79,7 +79,9 @@ def test_block_size_does_not_change_the_result(model, joined):
 
 def test_estimates_run_during_speech_every_hop_and_are_smoothed(model, joined):
     path, _ = joined
-    _, events = stream(model, path, estimate_window=2.0, estimate_hop=0.5, smoothing=0.5)
+    # estimates start from the VAD's start; trim_db=0 keeps the segments' starts there (the trim moves them
+    # only when the segment ends, after its estimates)
+    _, events = stream(model, path, estimate_window=2.0, estimate_hop=0.5, smoothing=0.5, trim_db=0)
     segments = [e for e in events if e.kind == "segment"]
     estimates = [e for e in events if e.kind == "estimate"]
     assert len(estimates) >= len(segments)
@@ -123,6 +125,25 @@ def test_flush_closes_an_open_segment_and_events_serialise(model):
     assert rec.samples_in == rec.samples_processed == 8000 + speech.size
     with pytest.raises(ParameterError, match="flushed"):
         rec.feed(silence)
+
+
+def test_trim_cuts_a_quiet_tail_that_the_vad_keeps(model):
+    """A 1 s tone followed by 0.4 s of noise 40 dB below it: the energy VAD keeps the noise, the trim drops it."""
+    rate = 16000
+    noise = (np.random.default_rng(1).standard_normal(int(0.4 * rate)) * 10 ** (-50 / 20)).astype(np.float32)
+    silence = np.zeros(rate, np.float32)
+    audio = np.concatenate([silence, tone(1.0, rate=rate, amplitude=0.4), noise, silence, silence])
+    ends = {}
+    for trim_db in (0, 35.0):
+        rec = StreamRecognizer(model, rate=rate, vad="energy", estimate_window=None, trim_db=trim_db, pad=0.03)
+        segments = rec.feed(audio) + rec.flush()
+        assert [e.kind for e in segments] == ["segment"]
+        assert segments[0].start == pytest.approx(1.0 - 0.03, abs=0.035)
+        ends[trim_db] = segments[0].end
+    assert ends[0] == pytest.approx(2.4 + 0.03, abs=0.07)   # untrimmed: the VAD's end, noise included
+    assert ends[35.0] == pytest.approx(2.0 + 0.03, abs=0.015)  # trimmed to the tone's end, plus the pad
+    with pytest.raises(ParameterError, match="trim_db"):
+        StreamRecognizer(model, trim_db=-1)
 
 
 def test_bad_blocks_and_options_are_refused(model):

@@ -24,11 +24,7 @@ import numpy as np
 
 from ..audio import Audio
 from ..errors import EmovoxError, ParameterError
-from .vad import FRAME, VAD_RATE, FrameVAD, Segmenter, Span, frame_levels, loud_span, make_vad
-
-#: Energy trim of segment ends: level frames (s), and the shortest loud run (frames) that counts.
-TRIM_FRAME_SECONDS = 0.010
-TRIM_MIN_RUN = 5
+from .vad import FRAME, VAD_RATE, FrameVAD, Segmenter, Span, loud_part, make_vad
 
 
 @dataclass
@@ -271,7 +267,8 @@ class StreamRecognizer:
         start = max(self._to_stream(span.start) - pad, self._last_end, self._history.first)
         end = min(self._to_stream(span.end) + (0 if span.forced else pad), end_limit)
         if self.trim_db:
-            start, end = self._trim(start, end, pad, keep_end=span.forced)
+            first, last = loud_part(self._history.get(start, end), self.rate, self.trim_db, pad)
+            start, end = start + first, end if span.forced else start + last
         context = round(self.context * self.rate)
         previous_end, self._last_end = self._last_end, end
         self._smoothed = None
@@ -281,14 +278,6 @@ class StreamRecognizer:
         if probs is None:
             return []
         return [self._event("segment", start, end, probs, decided, index)]
-
-    def _trim(self, start: int, end: int, pad: int, keep_end: bool) -> tuple[int, int]:
-        """``(start, end)`` moved inwards to the loud part of stream samples ``[start, end)`` (see ``trim_db``)."""
-        levels, hop = frame_levels(self._history.get(start, end), self.rate, TRIM_FRAME_SECONDS)
-        span = loud_span(levels, float(levels.max()) - self.trim_db, TRIM_MIN_RUN) if levels.size else None
-        if span is None:
-            return start, end
-        return max(start, start + span[0] * hop - pad), end if keep_end else min(end, start + span[1] * hop + pad)
 
     def _estimate_event(self) -> list[Event]:
         if not self.segmenter.in_speech:

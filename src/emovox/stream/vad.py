@@ -155,6 +155,19 @@ def loud_span(levels: np.ndarray, threshold: float, min_run: int) -> tuple[int, 
     return (int(starts[0]), int(starts[-1]) + min_run) if starts.size else None
 
 
+def loud_part(samples: np.ndarray, rate: int, below_peak_db: float, pad: int = 0) -> tuple[int, int]:
+    """``(start, end)`` sample offsets in ``samples`` of its loud part, widened by ``pad`` samples, within ``[0, n]``.
+
+    Loud: from the first to the end of the last 50 ms run of 10 ms frames within ``below_peak_db`` dB
+    of the loudest frame (:func:`loud_span`); ``(0, n)`` when there is none.
+    """
+    levels, hop = frame_levels(samples, rate, 0.010)
+    span = loud_span(levels, float(levels.max()) - below_peak_db, 5) if levels.size else None
+    if span is None:
+        return 0, samples.size
+    return max(0, span[0] * hop - pad), min(samples.size, span[1] * hop + pad)
+
+
 def make_vad(kind: str = "auto") -> FrameVAD:
     """``"silero"``, ``"energy"``, or ``"auto"`` (Silero if installed, else energy).
 

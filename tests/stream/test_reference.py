@@ -1,0 +1,51 @@
+"""The segmentation reference: hand-checked speech bounds for the benchmark stream, and the energy reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ravdess_file, tone
+from emovox.audio import from_array, load
+from emovox.stream.reference import join_clips, read_bounds, speech_bounds
+
+ANNOTATIONS = Path(__file__).resolve().parents[2] / "bench" / "annotations" / "ravdess-speech.tsv"
+
+
+def test_energy_reference_finds_a_tone_between_silences_and_ignores_a_click():
+    rate = 16000
+    room = (np.random.default_rng(0).standard_normal(rate) * 1e-5).astype(np.float32)  # -100 dBFS
+    click = room.copy()
+    click[8000:8040] = 0.5  # 2.5 ms: far shorter than the 50 ms a run needs
+    samples = np.concatenate([click, tone(1.5, rate=rate, amplitude=0.3), room])
+    start, end = speech_bounds(from_array(samples, rate))
+    assert start == pytest.approx(1.0, abs=0.011) and end == pytest.approx(2.5, abs=0.011)
+
+
+def test_annotations_cover_the_benchmark_clips_and_replace_the_energy_bounds(ravdess):
+    bounds = read_bounds(ANNOTATIONS)
+    assert len(bounds) == 128
+    rows = [line.rstrip("\n").split("\t") for line in ANNOTATIONS.read_text().splitlines()
+            if line and not line.startswith(("#", "file\t"))]
+    hand = 0
+    for name, start, end, start_from, end_from, *_ in rows:
+        actor = int(name[-7:-5])
+        audio = load(ravdess.joinpath(f"Actor_{actor:02d}", name))
+        assert 0.0 <= float(start) < float(end) <= audio.duration, name
+        energy = speech_bounds(audio)
+        for value, source, reference in ((start, start_from, energy[0]), (end, end_from, energy[1])):
+            assert source in ("energy", "hand"), name
+            if source == "energy":  # kept from the energy reference, rounded to 10 ms
+                assert float(value) == pytest.approx(reference, abs=0.006), name
+            else:
+                hand += 1
+    assert hand == 17
+    # join_clips uses the annotation for a listed file, the energy reference for the rest
+    listed = next(n for n, *_ in rows if n.startswith("03-01-07-01-01-02-12"))  # a click before the sentence
+    clips = [(load(ravdess / "Actor_12" / listed), "disgust"), (load(ravdess_file(1, 2, 1, 1, 1)), "calm")]
+    _, _, placed = join_clips(clips, gap=1.0, bounds=bounds)
+    assert placed[0].speech_start - placed[0].clip_start == pytest.approx(bounds[listed][0])
+    assert bounds[listed][0] - speech_bounds(clips[0][0])[0] > 0.9  # the energy reference took the click
+    assert placed[1].speech_start - placed[1].clip_start == pytest.approx(speech_bounds(clips[1][0])[0])
