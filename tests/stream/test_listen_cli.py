@@ -40,6 +40,22 @@ def test_listen_json_and_save(joined, tiny_bundle, tmp_path, capsys):
         assert json.loads(wav.with_suffix(".json").read_text())["label"] == s["label"]
 
 
+def test_listen_trim_db_reaches_the_recognizer(joined, tiny_bundle, capsys):
+    """--trim-db 0 keeps the VAD's own ends; the default trim only ever shortens a segment."""
+    path, placed = joined
+    ends = {}
+    for trim in ("0", "35"):
+        assert main(["listen", "--input", str(path), "--fast", "--json", "--no-estimates", "--trim-db", trim,
+                     "--model", str(tiny_bundle)]) == 0
+        ends[trim] = [(s["start"], s["end"]) for s in segments_from(capsys.readouterr().out.splitlines())]
+    assert len(ends["0"]) == len(ends["35"]) == len(placed)
+    for (s0, e0), (s1, e1) in zip(ends["0"], ends["35"]):
+        assert s0 <= s1 < e1 <= e0
+    assert ends["0"] != ends["35"]  # Silero's tail after the last word is trimmed somewhere
+    assert main(["listen", "--input", str(path), "--trim-db", "-3", "--model", str(tiny_bundle)]) == 2
+    assert "trim_db" in capsys.readouterr().err
+
+
 def test_listen_terminal_lines_have_times_labels_and_bars(joined, tiny_bundle, capsys):
     path, placed = joined
     assert main(["listen", "--input", str(path), "--fast", "--no-estimates", "--vad", "energy",
