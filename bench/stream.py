@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-estimates", action="store_true", help="turn running estimates off")
     p.add_argument("--actors", default=None, help="comma-separated actors to draw clips from (default: all)")
     p.add_argument("--context", type=float, default=1.0, help="seconds of context given with each segment (1.0)")
-    p.add_argument("--trim-db", type=float, default=35.0, help="energy trim of segment ends, dB (35, as emovox listen; 0: off)")
+    p.add_argument("--trim-db", type=float, default=35.0,
+                   help="energy trim of segment ends, dB (35, as emovox listen; 0: off)")
     p.add_argument("--block", type=float, default=0.032, help="source block length in seconds (default 0.032, as emovox listen)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reference", default=str(ANNOTATIONS),
@@ -126,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "bench": "stream", "model": str(model.path), "labels": model.labels, "vad": rec.vad_name,
         "pace": "realtime" if args.realtime else "fast", "stream_seconds": round(report.seconds, 1),
-        "clips": len(placed),
-        "annotated_clips": sum(Path(p.path).name in (bounds or {}) for p in placed), "segments": len(segments), "estimates": len(report.events) - len(segments),
+        "clips": len(placed), "annotated_clips": sum(Path(p.path).name in (bounds or {}) for p in placed),
+        "segments": len(segments), "estimates": len(report.events) - len(segments),
         "latency_ms": percentiles([s.latency_ms for s in segments]),
         "estimate_latency_ms": percentiles([e.latency_ms for e in report.events if e.kind == "estimate"]),
         "rtf": round(report.real_time_factor, 4), "wall_seconds": round(report.wall_seconds, 1),

@@ -4,7 +4,8 @@ Run:  nice .venv/bin/python bench/vad.py [--minutes 10] [--data DIR]
 
 1. Builds the same stream as ``bench/stream.py`` (same seed), runs Silero VAD over it once,
    then replays those probabilities through emovox's ``Segmenter`` for a grid of settings
-   (threshold, release threshold, minimum silence, padding at the start and at the end, energy trim) and
+   (threshold, release threshold, minimum silence, padding at the start and at the end, energy
+   trim) and
    prints, best first, how many clips give one segment with both ends within 150 ms of the
    clip's speech; then the misses of the default settings with their start and end errors.
 2. Times one Silero frame on one core back to back and after a 30 ms sleep each (what a
@@ -121,12 +122,13 @@ def main() -> None:
         print(f"default Segmenter settings, trim_db {trim_db:.0f}: {within(errors)}/{len(placed)}")
     default = boundary_errors(probs, placed, at_16k, 0.5, None, 0.5, 0.03, 0.03, 35.0)
     misses = [e for e in default if e is not None and (abs(e[1]) > 0.150 or abs(e[2]) > 0.150)]
-    print(f"\ndefault settings (0.5, release 0.35, 0.5 s, pad 0.03, trim 35 dB): {within(default)}/{len(placed)}; misses:")
+    print(f"\ndefault settings (0.5, release 0.35, 0.5 s, pad 0.03, trim 35 dB): {within(default)}/{len(placed)};"
+          " misses:")
     for i, start, end in misses:
         print(f"  clip {i:3d}  {Path(placed[i].path).name}  start {1000 * start:+7.0f} ms  end {1000 * end:+7.0f} ms")
-    tight, after_sleep = silero_cost()
     for i in (i for i, e in enumerate(default) if e is None):
         print(f"  clip {i:3d}  {Path(placed[i].path).name}  not exactly one segment")
+    tight, after_sleep = silero_cost()
     print(f"\nSilero, one frame on one core: median {tight:.2f} ms back to back, {after_sleep:.2f} ms after a 30 ms sleep")
 
 

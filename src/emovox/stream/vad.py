@@ -11,6 +11,8 @@ Two detectors share one interface (:class:`FrameVAD`), both at 16 kHz in frames 
 probability reaches ``threshold``, ends after ``min_silence`` seconds below
 ``neg_threshold``; segments shorter than ``min_speech`` are dropped, longer than
 ``max_segment`` are cut; ``pad`` seconds are added each side.
+
+:func:`loud_part` finds the loud part of a segment by level alone, for trimming its ends.
 """
 
 from __future__ import annotations
