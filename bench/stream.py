@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-estimates", action="store_true", help="turn running estimates off")
     p.add_argument("--actors", default=None, help="comma-separated actors to draw clips from (default: all)")
     p.add_argument("--context", type=float, default=1.0, help="seconds of context given with each segment (1.0)")
+    p.add_argument("--min-silence", type=float, default=1.0,
+                   help="seconds of silence that end a segment (1.0, as emovox listen)")
+    p.add_argument("--neg-threshold", type=float, default=None,
+                   help="VAD release threshold (default threshold - 0.15, as emovox listen)")
     p.add_argument("--trim-db", type=float, default=35.0,
                    help="energy trim of segment ends, dB (35, as emovox listen; 0: off)")
     p.add_argument("--block", type=float, default=0.032, help="source block length in seconds (default 0.032, as emovox listen)")
@@ -112,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         source = FileSource(wav, block_seconds=args.block, realtime=args.realtime)
         rec = StreamRecognizer(model, rate=source.rate, vad=args.vad,
                                estimate_window=None if args.no_estimates else 2.0, estimate_hop=0.5,
-                               context=args.context, trim_db=args.trim_db)
+                               context=args.context, trim_db=args.trim_db, neg_threshold=args.neg_threshold,
+                               min_silence=args.min_silence)
         report = run(source, rec)
 
     segments = report.segments

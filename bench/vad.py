@@ -103,7 +103,7 @@ def main() -> None:
     vad = SileroVAD()
     probs = np.array([vad.probability(at_16k[k * FRAME:(k + 1) * FRAME]) for k in range(at_16k.size // FRAME)])
 
-    grid = itertools.product((0.3, 0.4, 0.5, 0.6), (None, 0.1, 0.2), (0.3, 0.5), (0.0, 0.03, 0.06, 0.1),
+    grid = itertools.product((0.3, 0.4, 0.5, 0.6), (None, 0.1, 0.2), (0.3, 0.5, 0.8, 1.0), (0.0, 0.03, 0.06, 0.1),
                              (-0.12, -0.09, -0.06, -0.03, 0.0, 0.03, 0.06, 0.1), (0.0, 35.0))
     rows = []
     for threshold, neg, min_silence, pad_start, pad_end, trim_db in grid:
@@ -118,11 +118,11 @@ def main() -> None:
     for r in rows[:10]:
         print(f"{r[0]:6d} {r[1]:4d} {r[2]:10.2f} {str(r[3]):>8} {r[4]:12.2f} {r[5]:10.2f} {r[6]:8.2f} {r[7]:8.0f}")
     for trim_db in (0.0, 35.0):
-        errors = boundary_errors(probs, placed, at_16k, 0.5, None, 0.5, 0.03, 0.03, trim_db)
+        errors = boundary_errors(probs, placed, at_16k, 0.5, None, 1.0, 0.03, 0.03, trim_db)
         print(f"default Segmenter settings, trim_db {trim_db:.0f}: {within(errors)}/{len(placed)}")
-    default = boundary_errors(probs, placed, at_16k, 0.5, None, 0.5, 0.03, 0.03, 35.0)
+    default = boundary_errors(probs, placed, at_16k, 0.5, None, 1.0, 0.03, 0.03, 35.0)
     misses = [e for e in default if e is not None and (abs(e[1]) > 0.150 or abs(e[2]) > 0.150)]
-    print(f"\ndefault settings (0.5, release 0.35, 0.5 s, pad 0.03, trim 35 dB): {within(default)}/{len(placed)};"
+    print(f"\ndefault settings (0.5, release 0.35, 1.0 s, pad 0.03, trim 35 dB): {within(default)}/{len(placed)};"
           " misses:")
     for i, start, end in misses:
         print(f"  clip {i:3d}  {Path(placed[i].path).name}  start {1000 * start:+7.0f} ms  end {1000 * end:+7.0f} ms")

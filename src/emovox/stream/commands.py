@@ -30,7 +30,7 @@ def register(command) -> None:
     vad.add_argument("--neg-threshold", type=float, default=None,
                      help="probability below which a frame is silence (default threshold - 0.15)")
     vad.add_argument("--min-speech", type=float, default=0.25, help="seconds; shorter speech is ignored (0.25)")
-    vad.add_argument("--min-silence", type=float, default=0.5, help="seconds of silence that end a segment (0.5)")
+    vad.add_argument("--min-silence", type=float, default=1.0, help="seconds of silence that end a segment (1.0)")
     vad.add_argument("--pad", type=float, default=0.03, help="seconds added each side of a segment (0.03)")
     vad.add_argument("--trim-db", type=float, default=35.0,
                      help="trim segment ends to the audio within this many dB of the segment's peak (35; 0: off)")

@@ -138,7 +138,7 @@ class StreamRecognizer:
     """
 
     def __init__(self, model, *, rate: int = 16000, vad: str | FrameVAD = "auto", threshold: float = 0.5,
-                 neg_threshold: float | None = None, min_speech: float = 0.25, min_silence: float = 0.5,
+                 neg_threshold: float | None = None, min_speech: float = 0.25, min_silence: float = 1.0,
                  pad: float = 0.03, trim_db: float | None = 35.0, max_segment: float = 10.0,
                  estimate_window: float | None = 2.0, estimate_hop: float = 0.5, smoothing: float = 0.5,
                  classify_rate: int | None = None, context: float = 1.0, keep_audio: bool = False) -> None:

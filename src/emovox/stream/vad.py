@@ -216,7 +216,7 @@ class Segmenter:
     """
 
     def __init__(self, *, threshold: float = 0.5, neg_threshold: float | None = None, min_speech: float = 0.25,
-                 min_silence: float = 0.5, max_segment: float = 10.0, frame_seconds: float = FRAME / VAD_RATE) -> None:
+                 min_silence: float = 1.0, max_segment: float = 10.0, frame_seconds: float = FRAME / VAD_RATE) -> None:
         neg = threshold - 0.15 if neg_threshold is None else neg_threshold
         if not 0.0 < threshold <= 1.0 or not 0.0 <= neg <= threshold:
             raise ParameterError(f"VAD thresholds must satisfy 0 <= neg_threshold ({neg}) <= threshold "
