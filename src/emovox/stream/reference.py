@@ -13,6 +13,10 @@ clip itself, independently of any VAD:
    sentence (a -40 dB threshold counted those as speech in about 1 clip in 8);
 4. speech runs from the first to the last run of at least 5 frames (50 ms) above the
    threshold, so isolated clicks at the edges do not count.
+
+It still takes a loud breath, hum or rumble next to the sentence for speech in some
+clips; hand-checked bounds (:func:`read_bounds`, ``bench/annotations/ravdess-speech.tsv``)
+replace it where they exist.
 """
 
 from __future__ import annotations
