@@ -47,6 +47,16 @@ from emovox.stream.reference import join_clips, match_segments, read_bounds  # n
 ANNOTATIONS = Path(__file__).resolve().parent / "annotations" / "ravdess-speech.tsv"
 
 
+def reference_bounds(reference: str) -> dict | None:
+    """The ``--reference`` argument's bounds: ``None`` for ``energy``, else the TSV file's (exits if unreadable)."""
+    if reference == "energy":
+        return None
+    try:
+        return read_bounds(reference)
+    except (OSError, KeyError, ValueError) as exc:
+        sys.exit(f"{reference}: not a speech-bounds TSV (file, start, end columns): {exc}")
+
+
 def build_stream(data: Path, minutes: float, seed: int, actors: list[str] | None, out: Path,
                  bounds: dict | None = None) -> list:
     """Write ``out`` (16-bit WAV, 48 kHz) with clips drawn until ``minutes`` are filled; return the placements.
@@ -109,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     data = default_data_dir(args.data)
     with tempfile.TemporaryDirectory(prefix="emovox-bench-") as tmp:
         wav = Path(tmp) / "stream.wav"
-        bounds = None if args.reference == "energy" else read_bounds(args.reference)
+        bounds = reference_bounds(args.reference)
         placed = build_stream(data, args.minutes, args.seed, args.actors.split(",") if args.actors else None, wav,
                               bounds)
         file_samples = sf.info(str(wav)).frames

@@ -27,10 +27,9 @@ import soundfile as sf
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream import ANNOTATIONS, build_stream  # noqa: E402
+from stream import ANNOTATIONS, build_stream, reference_bounds  # noqa: E402
 
 from emovox.corpora import default_data_dir  # noqa: E402
-from emovox.stream.reference import read_bounds  # noqa: E402
 from emovox.stream.vad import FRAME, VAD_RATE, Segmenter, SileroVAD, loud_part  # noqa: E402
 
 FRAME_SECONDS = FRAME / VAD_RATE
@@ -96,7 +95,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="emovox-bench-") as tmp:
         wav = Path(tmp) / "stream.wav"
-        bounds = None if args.reference == "energy" else read_bounds(args.reference)
+        bounds = reference_bounds(args.reference)
         placed = build_stream(default_data_dir(args.data), args.minutes, args.seed, None, wav, bounds)
         samples, rate = sf.read(str(wav), dtype="float32")
     at_16k = soxr.resample(samples, rate, VAD_RATE, quality="HQ").astype(np.float32)

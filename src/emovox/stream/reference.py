@@ -29,22 +29,20 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import Audio
-from .vad import frame_levels, loud_span
+from .vad import LEVEL_FRAME_SECONDS, MIN_LOUD_RUN, frame_levels, loud_span
 
-FRAME_SECONDS = 0.010
 EDGE_SECONDS = 0.200
 ABOVE_FLOOR_DB = 20.0
 BELOW_PEAK_DB = 35.0
-MIN_RUN = 5
 
 
 def speech_bounds(audio: Audio) -> tuple[float, float]:
     """``(start, end)`` in seconds of the speech in a clip with silent edges (see the module's note)."""
-    level, hop = frame_levels(audio.samples, audio.rate, FRAME_SECONDS)
-    edge = max(1, round(EDGE_SECONDS / FRAME_SECONDS))
+    level, hop = frame_levels(audio.samples, audio.rate)
+    edge = max(1, round(EDGE_SECONDS / LEVEL_FRAME_SECONDS))
     floor = float(np.median(np.concatenate([level[:edge], level[-edge:]])))
     threshold = max(floor + ABOVE_FLOOR_DB, float(level.max()) - BELOW_PEAK_DB)
-    span = loud_span(level, threshold, MIN_RUN)
+    span = loud_span(level, threshold, MIN_LOUD_RUN)
     if span is None:
         return 0.0, audio.duration
     return span[0] * hop / audio.rate, span[1] * hop / audio.rate

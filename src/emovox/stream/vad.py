@@ -31,6 +31,9 @@ VAD_RATE = 16000
 FRAME = 512
 #: Samples of the previous frame Silero sees before each frame (its model's context).
 SILERO_CONTEXT = 64
+#: Level frames (s) and the shortest loud run (frames, 50 ms) of :func:`loud_part`; shorter runs are clicks.
+LEVEL_FRAME_SECONDS = 0.010
+MIN_LOUD_RUN = 5
 
 
 class FrameVAD(Protocol):
@@ -137,7 +140,7 @@ class EnergyVAD:
         return float(1.0 / (1.0 + np.exp(-(level - self._floor - self.snr_db) / 3.0)))
 
 
-def frame_levels(samples: np.ndarray, rate: int, frame_seconds: float = 0.010) -> tuple[np.ndarray, int]:
+def frame_levels(samples: np.ndarray, rate: int, frame_seconds: float = LEVEL_FRAME_SECONDS) -> tuple[np.ndarray, int]:
     """Level of each whole frame, dBFS (mean square), float64 shape ``(n,)``, and the frame length in samples."""
     hop = max(1, round(frame_seconds * rate))
     n = samples.size // hop
@@ -163,8 +166,8 @@ def loud_part(samples: np.ndarray, rate: int, below_peak_db: float, pad: int = 0
     Loud: from the first to the end of the last 50 ms run of 10 ms frames within ``below_peak_db`` dB
     of the loudest frame (:func:`loud_span`); ``(0, n)`` when there is none.
     """
-    levels, hop = frame_levels(samples, rate, 0.010)
-    span = loud_span(levels, float(levels.max()) - below_peak_db, 5) if levels.size else None
+    levels, hop = frame_levels(samples, rate)
+    span = loud_span(levels, float(levels.max()) - below_peak_db, MIN_LOUD_RUN) if levels.size else None
     if span is None:
         return 0, samples.size
     return max(0, span[0] * hop - pad), min(samples.size, span[1] * hop + pad)
