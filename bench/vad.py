@@ -36,20 +36,21 @@ FRAME_SECONDS = FRAME / VAD_RATE
 
 
 def boundary_errors(probs: np.ndarray, placed: list, samples: np.ndarray, threshold: float, neg: float | None,
-                    min_silence: float, pad_start: float, pad_end: float,
-                    trim_db: float = 0.0) -> list[tuple[int, float, float] | None]:
+                    min_silence: float, pad_start: float, pad_end: float, trim_db: float = 0.0,
+                    frame_seconds: float = FRAME_SECONDS) -> list[tuple[int, float, float] | None]:
     """Per clip: ``(index, start error s, end error s)`` if it gives exactly one segment, else ``None``.
 
+    ``probs``: one speech probability per frame of ``frame_seconds`` (Silero's 32 ms by default).
     ``samples``: the stream at 16 kHz, for the energy trim of each segment (``trim_db`` > 0, as the recognizer).
     """
-    segmenter = Segmenter(threshold=threshold, neg_threshold=neg, min_silence=min_silence)
+    segmenter = Segmenter(threshold=threshold, neg_threshold=neg, min_silence=min_silence, frame_seconds=frame_seconds)
     spans = [s for s in map(segmenter.push, probs) if s is not None]
     if (last := segmenter.finish()) is not None:
         spans.append(last)
     segments = []
     for span in spans:
-        start = max(0, round((span.start * FRAME_SECONDS - pad_start) * VAD_RATE))
-        end = round((span.end * FRAME_SECONDS + pad_end) * VAD_RATE)
+        start = max(0, round((span.start * frame_seconds - pad_start) * VAD_RATE))
+        end = round((span.end * frame_seconds + pad_end) * VAD_RATE)
         if trim_db and end > start:
             first, last = loud_part(samples[start:end], VAD_RATE, trim_db, round(0.03 * VAD_RATE))
             start, end = start + first, start + last
@@ -88,7 +89,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="stream length (default 10, as bench/stream.py)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reference", default=str(ANNOTATIONS),
-                        help="speech bounds (TSV) to score against; 'energy': the energy reference only")
+                        help="speech bounds: TSV files or folders, comma-separated (default: bench/annotations); "
+                             "'energy': the energy reference only")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})

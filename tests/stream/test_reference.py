@@ -11,7 +11,8 @@ from conftest import ravdess_file, tone
 from emovox.audio import from_array, load
 from emovox.stream.reference import join_clips, read_bounds, speech_bounds
 
-ANNOTATIONS = Path(__file__).resolve().parents[2] / "bench" / "annotations" / "ravdess-speech.tsv"
+ANNOTATIONS = Path(__file__).resolve().parents[2] / "bench" / "annotations"
+SEED0, SEED1 = ANNOTATIONS / "ravdess-speech.tsv", ANNOTATIONS / "ravdess-speech-seed1.tsv"
 
 
 def test_energy_reference_finds_a_tone_between_silences_and_ignores_a_click():
@@ -24,10 +25,12 @@ def test_energy_reference_finds_a_tone_between_silences_and_ignores_a_click():
     assert start == pytest.approx(1.0, abs=0.011) and end == pytest.approx(2.5, abs=0.011)
 
 
-def test_annotations_cover_the_benchmark_clips_and_replace_the_energy_bounds(ravdess):
-    bounds = read_bounds(ANNOTATIONS)
-    assert len(bounds) == 128
-    rows = [line.rstrip("\n").split("\t") for line in ANNOTATIONS.read_text().splitlines()
+def count_hand_bounds(path: Path, ravdess: Path) -> int:
+    """Check every row of an annotation file against its clip; return how many bounds are by hand.
+
+    A bound kept from the energy reference must equal it (rounded to 10 ms); a hand bound must lie in the clip.
+    """
+    rows = [line.rstrip("\n").split("\t") for line in path.read_text().splitlines()
             if line and not line.startswith(("#", "file\t"))]
     hand = 0
     for name, start, end, start_from, end_from, *_ in rows:
@@ -37,13 +40,23 @@ def test_annotations_cover_the_benchmark_clips_and_replace_the_energy_bounds(rav
         energy = speech_bounds(audio)
         for value, source, reference in ((start, start_from, energy[0]), (end, end_from, energy[1])):
             assert source in ("energy", "hand"), name
-            if source == "energy":  # kept from the energy reference, rounded to 10 ms
+            if source == "energy":
                 assert float(value) == pytest.approx(reference, abs=0.006), name
             else:
                 hand += 1
-    assert hand == 17
+    return hand
+
+
+def test_annotations_match_their_clips_and_replace_the_energy_bounds(ravdess):
+    bounds = read_bounds(SEED0)
+    assert len(bounds) == 128
+    assert count_hand_bounds(SEED0, ravdess) == 17
+    # seed 1's file lists only clips that seed 0's does not, so the two merge without conflict
+    seed1 = read_bounds(SEED1)
+    assert len(seed1) == 22 and not set(seed1) & set(bounds)
+    assert count_hand_bounds(SEED1, ravdess) == 14
     # join_clips uses the annotation for a listed file, the energy reference for the rest
-    listed = next(n for n, *_ in rows if n.startswith("03-01-07-01-01-02-12"))  # a click before the sentence
+    listed = "03-01-07-01-01-02-12.flac"  # a click before the sentence
     clips = [(load(ravdess / "Actor_12" / listed), "disgust"), (load(ravdess_file(1, 2, 1, 1, 1)), "calm")]
     _, _, placed = join_clips(clips, gap=1.0, bounds=bounds)
     assert placed[0].speech_start - placed[0].clip_start == pytest.approx(bounds[listed][0])
