@@ -45,7 +45,7 @@ from emovox.stream import FileSource, StreamRecognizer, run  # noqa: E402
 from emovox.stream.reference import join_clips, match_segments, read_bounds  # noqa: E402
 
 #: Hand-checked speech bounds (TSV files): every clip of the default stream (seed 0, 10 minutes) and
-#: the clips of seed 1's stream where a detector disagreed with the energy reference.
+#: of the stream of ``--seed 1``.
 ANNOTATIONS = Path(__file__).resolve().parent / "annotations"
 
 
