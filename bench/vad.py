@@ -43,7 +43,8 @@ def boundary_errors(probs: np.ndarray, placed: list, samples: np.ndarray, thresh
     ``probs``: one speech probability per frame of ``frame_seconds`` (Silero's 32 ms by default).
     ``samples``: the stream at 16 kHz, for the energy trim of each segment (``trim_db`` > 0, as the recognizer).
     """
-    segmenter = Segmenter(threshold=threshold, neg_threshold=neg, min_silence=min_silence, frame_seconds=frame_seconds)
+    segmenter = Segmenter(threshold=threshold, neg_threshold=neg, min_silence=min_silence,
+                          frame_seconds=frame_seconds)
     spans = [s for s in map(segmenter.push, probs) if s is not None]
     if (last := segmenter.finish()) is not None:
         spans.append(last)
