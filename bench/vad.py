@@ -84,8 +84,12 @@ def silero_cost(frames: int = 200) -> tuple[float, float]:
     return medians[0], medians[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def stream_arguments(description: str) -> argparse.Namespace:
+    """Parse the options both VAD benches take (``--data``, ``--minutes``, ``--seed``, ``--reference``).
+
+    Also pins the process to one core, as the figures are per core.
+    """
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", default=None, help="RAVDESS folder (default: as emovox)")
     parser.add_argument("--minutes", type=float, default=10.0, help="stream length (default 10, as bench/stream.py)")
     parser.add_argument("--seed", type=int, default=0)
@@ -95,13 +99,21 @@ def main() -> None:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    return args
 
+
+def bench_stream(args: argparse.Namespace) -> tuple[list, dict | None, np.ndarray]:
+    """``bench/stream.py``'s stream for ``args``: the placed clips, the reference bounds, the samples at 16 kHz."""
     with tempfile.TemporaryDirectory(prefix="emovox-bench-") as tmp:
         wav = Path(tmp) / "stream.wav"
         bounds = reference_bounds(args.reference)
         placed = build_stream(default_data_dir(args.data), args.minutes, args.seed, None, wav, bounds)
         samples, rate = sf.read(str(wav), dtype="float32")
-    at_16k = soxr.resample(samples, rate, VAD_RATE, quality="HQ").astype(np.float32)
+    return placed, bounds, soxr.resample(samples, rate, VAD_RATE, quality="HQ").astype(np.float32)
+
+
+def main() -> None:
+    placed, _, at_16k = bench_stream(stream_arguments(__doc__.splitlines()[0]))
     vad = SileroVAD()
     probs = np.array([vad.probability(at_16k[k * FRAME:(k + 1) * FRAME]) for k in range(at_16k.size // FRAME)])
 

@@ -20,22 +20,16 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: before numpy/onnxruntime load
 
-import argparse  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-import soxr  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream import ANNOTATIONS, build_stream, reference_bounds  # noqa: E402
-from vad import boundary_errors, within  # noqa: E402
+from vad import bench_stream, boundary_errors, stream_arguments, within  # noqa: E402
 
-from emovox.corpora import default_data_dir  # noqa: E402
 from emovox.stream.vad import FRAME, VAD_RATE, EnergyVAD, SileroVAD  # noqa: E402
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -78,23 +72,8 @@ DETECTORS: dict[str, tuple[float, Callable[[np.ndarray], np.ndarray]]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="RAVDESS folder (default: as emovox)")
-    parser.add_argument("--minutes", type=float, default=10.0, help="stream length (default 10, as bench/stream.py)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reference", default=str(ANNOTATIONS),
-                        help="speech bounds: TSV files or folders, comma-separated (default: bench/annotations); "
-                             "'energy': the energy reference only")
-    args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-
-    with tempfile.TemporaryDirectory(prefix="emovox-bench-") as tmp:
-        wav = Path(tmp) / "stream.wav"
-        bounds = reference_bounds(args.reference)
-        placed = build_stream(default_data_dir(args.data), args.minutes, args.seed, None, wav, bounds)
-        samples, rate = sf.read(str(wav), dtype="float32")
-    at_16k = soxr.resample(samples, rate, VAD_RATE, quality="HQ").astype(np.float32)
+    args = stream_arguments(__doc__.splitlines()[0])
+    placed, bounds, at_16k = bench_stream(args)
     seconds = at_16k.size / VAD_RATE
     annotated = sum(Path(p.path).name in (bounds or {}) for p in placed)
     print(f"seed {args.seed}: {len(placed)} clips, {seconds:.0f} s; {annotated} clips hand-checked, the rest by the "
