@@ -31,7 +31,7 @@ def float32_magnitude(y: np.ndarray) -> np.ndarray:
 
 def histogram_gap(magnitude: np.ndarray, rate: int) -> int:
     """Counts of the highest minus the second-highest bin of librosa's tuning histogram."""
-    import librosa
+    from emovox.kernels import librosa
 
     pitches, mags = librosa.piptrack(S=magnitude, sr=rate, fmin=150.0, fmax=4000.0, threshold=0.1)
     chosen = pitches[(mags >= np.median(mags[pitches > 0])) & (pitches > 0)]

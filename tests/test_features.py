@@ -1,4 +1,3 @@
-import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -9,6 +8,7 @@ from emovox.errors import AudioError
 from emovox.features import extract_files, get_feature_set
 from emovox.features.cache import FeatureCache
 from emovox.features.seed180 import estimate_tuning, stft_magnitude
+from emovox.kernels import librosa
 
 
 def seed_reference(y: np.ndarray, sr: int) -> np.ndarray:

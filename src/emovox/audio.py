@@ -141,7 +141,7 @@ def _short(exc: BaseException) -> str:
 def trim_silence(audio: Audio, *, top_db: float = 35.0, pad_seconds: float = 0.05) -> Audio:
     """Cut leading and trailing stretches quieter than ``top_db`` below the peak (librosa.effects.trim),
     keeping ``pad_seconds`` either side. Returns ``audio`` unchanged if nothing would remain."""
-    import librosa
+    from .kernels import librosa
 
     frame, hop = 1024 * audio.rate // 22050 or 256, 256 * audio.rate // 22050 or 64
     _, (start, end) = librosa.effects.trim(audio.samples, top_db=top_db, frame_length=frame, hop_length=hop)

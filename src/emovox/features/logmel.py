@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import librosa
 import numpy as np
 
 from ..audio import Audio
+from ..kernels import librosa
 from .base import SpeechFeatureSet, register
 
 RATE = 16000

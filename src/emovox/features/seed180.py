@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import librosa
 import numpy as np
 import scipy.fft
 import scipy.signal
 import scipy.sparse
 
 from ..audio import Audio, require_duration
+from ..kernels import librosa
 from .base import FeatureSet, register
 
 N_FFT = 2048

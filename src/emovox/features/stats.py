@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import librosa
 import numpy as np
 import scipy.fft
 
 from ..audio import Audio, from_array
+from ..kernels import librosa
 from .base import SpeechFeatureSet, register
 
 RATE = 16000

@@ -17,11 +17,11 @@ import hashlib
 import threading
 from functools import lru_cache
 
-import librosa
 import numpy as np
 import onnxruntime as ort
 
 from ..audio import Audio
+from ..kernels import librosa
 from ..paths import atomic_write, cache_dir
 from .base import SpeechFeatureSet, register
 from .whisper_onnx import encoder_onnx, whisper_base_weights
