@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from emovox.audio import load  # noqa: E402
 from emovox.corpora import default_data_dir, open_corpus  # noqa: E402
 from emovox.features import extract_files, get_feature_set  # noqa: E402
-from emovox.kernels import librosa  # noqa: E402
 from emovox.features.seed180 import stft_magnitude  # noqa: E402
 from emovox.features.whisper import log_mel  # noqa: E402
 from emovox.features.whisper_onnx import whisper_base_weights  # noqa: E402
 from emovox.features.whisper_reference import numpy_encoder  # noqa: E402
+from emovox.kernels import librosa  # noqa: E402
 
 
 def seed_extract_feature(file_name: str) -> np.ndarray:
