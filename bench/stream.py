@@ -60,7 +60,10 @@ def reference_bounds(reference: str) -> dict | None:
     bounds: dict = {}
     for part in reference.split(","):
         path = Path(part)
-        for tsv in sorted(path.glob("*.tsv")) if path.is_dir() else [path]:
+        files = sorted(path.glob("*.tsv")) if path.is_dir() else [path]
+        if not files:
+            sys.exit(f"{path}: no speech-bounds TSV files in this folder")
+        for tsv in files:
             try:
                 bounds.update(read_bounds(tsv))
             except (OSError, KeyError, ValueError) as exc:

@@ -20,7 +20,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import soundfile as sf
@@ -30,9 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream import ANNOTATIONS, build_stream, reference_bounds  # noqa: E402
 
 from emovox.corpora import default_data_dir  # noqa: E402
+from emovox.stream.reference import match_segments  # noqa: E402
 from emovox.stream.vad import FRAME, VAD_RATE, Segmenter, SileroVAD, loud_part  # noqa: E402
 
 FRAME_SECONDS = FRAME / VAD_RATE
+
+
+def frame_probabilities(step: Callable[[np.ndarray], float], samples: np.ndarray, frame: int) -> np.ndarray:
+    """``step`` applied to each whole ``frame``-sample frame of ``samples`` in turn, shape ``(n,)``."""
+    return np.array([step(samples[k * frame:(k + 1) * frame]) for k in range(samples.size // frame)])
 
 
 def boundary_errors(probs: np.ndarray, placed: list, samples: np.ndarray, threshold: float, neg: float | None,
@@ -55,12 +63,9 @@ def boundary_errors(probs: np.ndarray, placed: list, samples: np.ndarray, thresh
         if trim_db and end > start:
             first, last = loud_part(samples[start:end], VAD_RATE, trim_db, round(0.03 * VAD_RATE))
             start, end = start + first, start + last
-        segments.append((start / VAD_RATE, end / VAD_RATE))
-    out = []
-    for i, clip in enumerate(placed):
-        hits = [s for s in segments if s[0] < clip.clip_end and s[1] > clip.clip_start]
-        out.append((i, hits[0][0] - clip.speech_start, hits[0][1] - clip.speech_end) if len(hits) == 1 else None)
-    return out
+        segments.append(SimpleNamespace(start=start / VAD_RATE, end=end / VAD_RATE))
+    return [(i, hits[0].start - clip.speech_start, hits[0].end - clip.speech_end) if len(hits) == 1 else None
+            for i, (clip, hits) in enumerate(zip(placed, match_segments(placed, segments)))]
 
 
 def within(errors: list, limit: float = 0.150) -> int:
@@ -114,8 +119,7 @@ def bench_stream(args: argparse.Namespace) -> tuple[list, dict | None, np.ndarra
 
 def main() -> None:
     placed, _, at_16k = bench_stream(stream_arguments(__doc__.splitlines()[0]))
-    vad = SileroVAD()
-    probs = np.array([vad.probability(at_16k[k * FRAME:(k + 1) * FRAME]) for k in range(at_16k.size // FRAME)])
+    probs = frame_probabilities(SileroVAD().probability, at_16k, FRAME)
 
     grid = itertools.product((0.3, 0.4, 0.5, 0.6), (None, 0.1, 0.2), (0.3, 0.5, 0.8, 1.0), (0.0, 0.03, 0.06, 0.1),
                              (-0.12, -0.09, -0.06, -0.03, 0.0, 0.03, 0.06, 0.1), (0.0, 35.0))

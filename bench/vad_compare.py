@@ -28,17 +28,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vad import bench_stream, boundary_errors, stream_arguments, within  # noqa: E402
+from vad import bench_stream, boundary_errors, frame_probabilities, stream_arguments, within  # noqa: E402
 
 from emovox.stream.vad import FRAME, VAD_RATE, EnergyVAD, SileroVAD  # noqa: E402
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 TEN_MS = 160  # samples at 16 kHz
-
-
-def frame_probabilities(step: Callable[[np.ndarray], float], samples: np.ndarray, frame: int) -> np.ndarray:
-    """``step`` applied to each whole ``frame``-sample frame of ``samples`` in turn, shape ``(n,)``."""
-    return np.array([step(samples[k * frame:(k + 1) * frame]) for k in range(samples.size // frame)])
 
 
 def firered(samples: np.ndarray) -> np.ndarray:

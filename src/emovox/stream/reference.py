@@ -15,7 +15,7 @@ clip itself, independently of any VAD:
    threshold, so isolated clicks at the edges do not count.
 
 It still takes a loud breath, hum or rumble next to the sentence for speech in some
-clips; hand-checked bounds (:func:`read_bounds`, ``bench/annotations/ravdess-speech.tsv``)
+clips; hand-checked bounds (:func:`read_bounds`, the TSV files in ``bench/annotations/``)
 replace it where they exist.
 """
 
@@ -90,7 +90,7 @@ def join_clips(clips: list[tuple[Audio, str | None]], *, gap: float = 1.0, rate:
     for audio, label in clips:
         if audio.rate != rate:
             raise ValueError(f"{audio.name}: rate {audio.rate} Hz, expected {rate} Hz")
-        s, e = bounds[Path(audio.name).name] if bounds and Path(audio.name).name in bounds else speech_bounds(audio)
+        s, e = (bounds or {}).get(Path(audio.name).name) or speech_bounds(audio)
         t0 = at / rate
         placed.append(Placed(audio.name, label, t0, t0 + audio.duration, t0 + s, t0 + e))
         parts += [audio.samples, silence]
