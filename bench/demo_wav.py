@@ -11,7 +11,10 @@ import soundfile as sf
 
 from emovox.audio import load
 from emovox.corpora import default_data_dir
-from emovox.stream.reference import join_clips
+import sys as _sys  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # testkit/ lives at the repository root
+from testkit.reference import join_clips
 
 #: actor 05 happy, actor 06 calm, actor 07 disgust
 CLIPS = [("Actor_05/03-01-03-01-01-01-05.flac", "happy"), ("Actor_06/03-01-02-02-02-01-06.flac", "calm"),

@@ -16,7 +16,7 @@ feature, relative to that feature's largest magnitude over the files.
 
 A second table does the same for the default model's features (whisper-base) on the first
 --default-limit files: a plain per-file version (librosa resampling, trimming and log-mel,
-then the encoder as a float64 numpy forward pass, emovox.features.whisper_reference; one
+then the encoder as a float64 numpy forward pass, testkit.whisper_reference; one
 process) against emovox cold (int8 ONNX encoder, worker processes) and warm.
 """
 
@@ -40,7 +40,10 @@ from emovox.features import extract_files, get_feature_set  # noqa: E402
 from emovox.features.seed180 import stft_magnitude  # noqa: E402
 from emovox.features.whisper import log_mel  # noqa: E402
 from emovox.features.whisper_onnx import whisper_base_weights  # noqa: E402
-from emovox.features.whisper_reference import numpy_encoder  # noqa: E402
+import sys as _sys  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # testkit/ lives at the repository root
+from testkit.whisper_reference import numpy_encoder  # noqa: E402
 from emovox.kernels import librosa  # noqa: E402
 
 

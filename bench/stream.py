@@ -8,7 +8,7 @@ on one CPU core, and prints one JSON line and a table:
 - real-time factor: time inside the recognizer / stream time;
 - segmentation: clips with exactly one segment, boundary errors vs the hand-checked bounds in
   ``bench/annotations`` where a clip has them, else the energy reference
-  (``emovox.stream.reference.speech_bounds``), segments outside any clip;
+  (``testkit.reference.speech_bounds``), segments outside any clip;
 - labels: per-segment accuracy over clips whose emotion the model knows, and agreement
   with the model's offline prediction on the whole clip file;
 - audio accounting: samples in the file == delivered by the source == fed == processed.
@@ -42,7 +42,10 @@ from emovox.audio import load  # noqa: E402
 from emovox.corpora import default_data_dir  # noqa: E402
 from emovox.labels import EMOTIONS  # noqa: E402
 from emovox.stream import FileSource, StreamRecognizer, run  # noqa: E402
-from emovox.stream.reference import join_clips, match_segments, read_bounds  # noqa: E402
+import sys as _sys  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # testkit/ lives at the repository root
+from testkit.reference import join_clips, match_segments, read_bounds  # noqa: E402
 
 #: Hand-checked speech bounds (TSV files): every clip of the default stream (seed 0, 10 minutes) and
 #: of the stream of ``--seed 1``.

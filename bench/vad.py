@@ -32,7 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream import ANNOTATIONS, build_stream, reference_bounds  # noqa: E402
 
 from emovox.corpora import default_data_dir  # noqa: E402
-from emovox.stream.reference import match_segments  # noqa: E402
+import sys as _sys  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # testkit/ lives at the repository root
+from testkit.reference import match_segments  # noqa: E402
 from emovox.stream.vad import FRAME, VAD_RATE, Segmenter, SileroVAD, loud_part  # noqa: E402
 
 FRAME_SECONDS = FRAME / VAD_RATE
@@ -51,8 +54,8 @@ def boundary_errors(probs: np.ndarray, placed: list, samples: np.ndarray, thresh
     ``probs``: one speech probability per frame of ``frame_seconds`` (Silero's 32 ms by default).
     ``samples``: the stream at 16 kHz, for the energy trim of each segment (``trim_db`` > 0, as the recognizer).
     """
-    segmenter = Segmenter(threshold=threshold, neg_threshold=neg, min_silence=min_silence,
-                          frame_seconds=frame_seconds)
+    segmenter = Segmenter(threshold=threshold, neg_threshold=neg, min_silence_s=min_silence,
+                          frame_s=frame_seconds)
     spans = [s for s in map(segmenter.push, probs) if s is not None]
     if (last := segmenter.finish()) is not None:
         spans.append(last)

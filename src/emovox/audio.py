@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import os
+import stat
+from collections.abc import Iterator
+from typing import BinaryIO
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +23,15 @@ from .errors import AudioError
 #: Peak absolute amplitude (full scale = 1.0) below which a signal counts as silence (-80 dBFS).
 SILENCE_PEAK = 1e-4
 
-#: File name extensions emovox reads as audio.
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+#: File name extensions emovox reads as audio: the containers libsndfile reads (MP3 where this
+#: libsndfile has it; check with ``soundfile.available_formats()``).
+AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au",
+                                     ".snd", ".caf", ".w64", ".rf64", ".voc") + \
+    ((".mp3",) if "MP3" in sf.available_formats() else ())
+
+#: Longest input, seconds, that :func:`load` reads whole into memory by default (longer inputs are
+#: processed in blocks: :class:`AudioReader`).
+MAX_LOAD_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -44,27 +54,158 @@ class Audio:
         return len(self.samples) / self.rate
 
 
-def load(path: str | os.PathLike, *, rate: int | None = None) -> Audio:
-    """Read a WAV, FLAC or OGG file as mono float32, downmixing any channels.
+def load(path: str | os.PathLike, *, rate: int | None = None, max_duration_s: float | None = MAX_LOAD_SECONDS) -> Audio:
+    """Read an audio file (WAV, FLAC, OGG, MP3, ...) whole, as mono float32, downmixing any channels.
 
     Args:
-        path: the file.
+        path: the file (a regular file: devices and FIFOs are refused).
         rate: resample to this rate in Hz (soxr, high quality); ``None`` keeps the file's.
+        max_duration_s: refuse files longer than this (checked on the decoded samples as they come).
 
     Raises:
         AudioError: the file is missing, empty, not audio, corrupt, has no samples,
             or is silent.
     """
+    with AudioReader(path, max_duration_s=max_duration_s) as reader:
+        blocks = list(reader)
+        file_rate = reader.rate
+    samples = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    return from_array(samples, file_rate, name=str(path), resample_to=rate)
+
+
+def check_file(path: str | os.PathLike) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it is a regular file that can be read.
+
+    Devices, FIFOs and sockets are refused by name (reading ``/dev/zero`` or a FIFO never ends).
+
+    Raises:
+        AudioError: no such file, a folder, not a regular file, or not readable.
+    """
     path = Path(path)
-    if not path.exists():
-        raise AudioError(path, "no such file")
-    if path.is_dir():
-        raise AudioError(path, "is a folder, not an audio file")
     try:
-        data = path.read_bytes()
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise AudioError(path, "no such file") from None
     except OSError as exc:
-        raise AudioError(path, f"cannot read ({exc.strerror})") from None
-    return decode(data, name=str(path), rate=rate)
+        raise AudioError(path, f"cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise AudioError(path, "is a folder, not an audio file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+                or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        raise AudioError(path, f"{kind}, not an audio file: only regular files are read")
+    if info.st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise AudioError(path, "cannot read (permission denied)")
+    return path
+
+
+class AudioReader:
+    """A file decoded in blocks of mono float32: memory stays bounded whatever the file's length.
+
+    >>> with AudioReader("talk.flac", block_s=1.0) as reader:   # doctest: +SKIP
+    ...     for block in reader:                                 # float32, shape (n,), at reader.rate
+    ...         ...
+
+    Args:
+        path: a file libsndfile reads (WAV, FLAC, OGG Vorbis/Opus, MP3, AIFF, ...), or such a file opened in
+            binary mode.
+        block_s: length of each block, seconds (the last may be shorter).
+        max_duration_s: stop with an :class:`AudioError` once more than this many seconds have been decoded
+            (counted on the decoded frames, never on the header's claim); ``None``: no limit.
+        start_s: begin this many seconds into the file.
+        end_s: stop at this many seconds into the file (``None``: the end).
+        name: what messages call it (default: the path).
+
+    Attributes:
+        rate: the file's sample rate, Hz.
+        channels: its channels (blocks are downmixed by averaging).
+        header_frames: frames the header claims (may be wrong for damaged files; never trusted for memory).
+        frames_read: frames delivered so far.
+        peak: the largest absolute sample delivered so far.
+
+    Raises:
+        AudioError: not a regular file, empty, not audio, corrupt, or longer than ``max_duration_s``.
+    """
+
+    def __init__(self, path: str | os.PathLike | BinaryIO, *, block_s: float = 1.0,
+                 max_duration_s: float | None = None, start_s: float | None = None, end_s: float | None = None,
+                 name: str | None = None) -> None:
+        if hasattr(path, "read"):  # an open binary file (an upload held in memory, say)
+            self.path, target = None, path
+            self.name = name or "<bytes>"
+        else:
+            self.path = check_file(path)
+            target = str(self.path)
+            self.name = name or os.fsdecode(self.path)
+        try:
+            self._file = sf.SoundFile(target)
+        except sf.LibsndfileError as exc:
+            raise _decode_error(self.name, exc) from None
+        except (RuntimeError, ValueError, EOFError, TypeError) as exc:
+            raise AudioError(self.name, f"corrupt audio ({_short(exc)})") from None
+        self.rate = int(self._file.samplerate)
+        self.channels = int(self._file.channels)
+        self.header_frames = int(self._file.frames)
+        if self.rate < 1000 or self.channels < 1:
+            self.close()
+            raise AudioError(self.name, f"invalid header ({self.rate} Hz, {self.channels} channels)")
+        self.block = max(1, round(block_s * self.rate))
+        self.max_frames = None if max_duration_s is None else int(max_duration_s * self.rate)
+        self.max_duration_s = max_duration_s
+        self.first_frame = max(0, round((start_s or 0.0) * self.rate))
+        self.last_frame = None if end_s is None else max(self.first_frame, round(end_s * self.rate))
+        self.frames_read = 0
+        self.peak = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds delivered so far."""
+        return self.frames_read / self.rate
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        try:
+            if self.first_frame:
+                if self.first_frame >= self.header_frames > 0:
+                    return
+                self._file.seek(self.first_frame)
+            while True:
+                want = self.block
+                if self.last_frame is not None:
+                    want = min(want, self.last_frame - self.first_frame - self.frames_read)
+                    if want <= 0:
+                        return
+                data = self._file.read(want, dtype="float32", always_2d=True)
+                if data.shape[0] == 0:
+                    return
+                block = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0].copy()
+                if not np.all(np.isfinite(block)):
+                    raise AudioError(self.name, "samples contain NaN or infinity")
+                self.frames_read += block.size
+                if self.max_frames is not None and self.frames_read > self.max_frames:
+                    raise AudioError(self.name, f"longer than the limit of {self.max_duration_s:g} s")
+                self.peak = max(self.peak, float(np.max(np.abs(block))))
+                yield block
+        except sf.LibsndfileError as exc:
+            raise _decode_error(self.name, exc) from None
+        except (RuntimeError, ValueError, EOFError) as exc:
+            raise AudioError(self.name, f"corrupt audio ({_short(exc)})") from None
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _decode_error(name: str, exc: sf.LibsndfileError) -> AudioError:
+    detail = (exc.error_string or "").strip().rstrip(".")
+    problem = "not an audio file" if "recogni" in detail.lower() else "corrupt audio"
+    return AudioError(name, f"{problem} ({detail or 'libsndfile cannot decode it'})")
 
 
 def decode(data: bytes, *, name: str = "<bytes>", rate: int | None = None) -> Audio:
@@ -74,9 +215,7 @@ def decode(data: bytes, *, name: str = "<bytes>", rate: int | None = None) -> Au
     try:
         samples, file_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
-        detail = (exc.error_string or "").strip().rstrip(".")
-        problem = "not an audio file" if "recogni" in detail.lower() else "corrupt audio"
-        raise AudioError(name, f"{problem} ({detail or 'libsndfile cannot decode it'})") from None
+        raise _decode_error(name, exc) from None
     except (RuntimeError, ValueError, EOFError) as exc:
         raise AudioError(name, f"corrupt audio ({_short(exc)})") from None
     return from_array(samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0],

@@ -30,3 +30,19 @@ class BundleError(EmovoxError, ValueError):
 
 class ParameterError(EmovoxError, ValueError):
     """An option with a value emovox does not accept."""
+
+
+class DeviceError(EmovoxError):
+    """An audio device problem: none found, no such device, unplugged, or PortAudio missing."""
+
+
+class EmovoxWarning(UserWarning):
+    """Base class of the warnings emovox gives: the run goes on, but the user should know."""
+
+
+class LowRateWarning(EmovoxWarning):
+    """Audio recorded at a lower rate than the model was trained at: it lacks bands the features use."""
+
+
+class CacheWarning(EmovoxWarning):
+    """The feature cache cannot be used (unwritable, full disk, an odd entry): the run goes on without it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -40,3 +41,31 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, durable: bool = True) 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def clean_stale_temporaries(folder: str | os.PathLike, older_than_s: float = 3600.0) -> int:
+    """Delete the temporary files :func:`atomic_write` left in ``folder`` (not below it) when killed.
+
+    Only regular files named ``.NAME.*.tmp`` last modified more than ``older_than_s`` seconds ago
+    go (a younger one may belong to a write in progress). Never raises: a folder that is missing
+    or unreadable, or a file another process removed first, is skipped.
+
+    Returns:
+        How many files were deleted.
+    """
+    cutoff = time.time() - older_than_s
+    removed = 0
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                    continue
+                try:
+                    if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+                except OSError:
+                    continue
+    except OSError:
+        pass
+    return removed

@@ -89,6 +89,7 @@ def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results:
     manifest = {
         "labels": list(dataset.labels),
         "feature_set": dataset.feature_set.describe(),
+        "audio": {"rate": training_rate(dataset), "channels": "mix"},
         "model": {"name": model, "summary": spec.summary, "seed": seed,
                   "params": _jsonable(estimator.get_params())},
         "training": dataset.summary() | {"fit_seconds": round(fit_seconds, 3)},
@@ -99,6 +100,28 @@ def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results:
     }
     return bundle_io.save(out, bundle_io.to_onnx(estimator, dataset.features.shape[1]), manifest,
                           dataset.feature_set.assets)
+
+
+def training_rate(dataset: Dataset) -> int:
+    """The sample rate, Hz, the model sees its training audio at: the feature set's own when it resamples,
+    else the most common rate of the training files (read from their headers)."""
+    from collections import Counter
+
+    import soundfile as sf
+
+    from .features import SpeechFeatureSet
+
+    if isinstance(dataset.feature_set, SpeechFeatureSet):
+        return int(dataset.feature_set.rate)
+    rates = Counter()
+    for utterance in dataset.utterances:
+        try:
+            rates[int(sf.info(str(utterance.path)).samplerate)] += 1
+        except (RuntimeError, OSError):
+            continue
+    if not rates:
+        raise DataError("cannot read the sample rate of any training file")
+    return rates.most_common(1)[0][0]
 
 
 def report(results: Sequence[dict], folder: str | os.PathLike, dataset: Dataset) -> list[Path]:

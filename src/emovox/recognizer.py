@@ -1,47 +1,55 @@
-"""The public prediction API: ``emovox.load_model(path).predict(path_or_array, rate=...)``."""
+"""The loaded model and its processing API: one way in, one way out.
+
+>>> model = emovox.load_model("model.emovox")                                   # doctest: +SKIP
+>>> model.predict("clip.wav").label                                            # one clip, one answer
+>>> model.process_file("call.flac", segment="vad").to_frame()                  # a timeline
+>>> model.process_folder("recordings/", segment="windows", window_s=3.0)       # many files
+>>> session = model.stream(48000)                                              # live blocks
+>>> rows = session.feed(block) + session.close()
+
+Every method answers with :class:`~emovox.results.Prediction` rows (file, start_s, end_s, label,
+probabilities, kind) collected in :class:`~emovox.results.Predictions`, which keeps the inputs that
+failed as :class:`~emovox.results.FileError` objects. The model resamples what it is given to the rate
+it was trained at (:attr:`Recognizer.rate`, recorded in the bundle); files are decoded in blocks, so a
+long recording never has to fit in memory.
+"""
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from . import audio as audio_io
-from .errors import BundleError, ParameterError
-from .features import FeatureSet, get_feature_set
+from .errors import AudioError, BundleError, EmovoxError, LowRateWarning, ParameterError
+from .features import FeatureSet, SpeechFeatureSet, get_feature_set
 from .models import bundle as bundle_io
-from .paths import atomic_write, home_dir
+from .results import FileError, Kind, Prediction, Predictions
+from .segmentation import Auto, Segmentation, VoiceActivity, Windows, resolve
+from .settings import current_model_path
+from .stream.recognizer import StreamSession
 
+#: Block length, seconds, in which files are decoded and fed to segmentation.
+BLOCK_SECONDS = 1.0
+#: Inputs below this share of the model's rate get a :class:`~emovox.errors.LowRateWarning`.
+LOW_RATE_SHARE = 0.75
 
-@dataclass(frozen=True)
-class Prediction:
-    """One answer.
-
-    Attributes:
-        label: the most probable emotion.
-        probabilities: emotion -> probability, in the model's label order; they sum to 1.
-        source: the file name, or ``"<array>"``.
-        start: start time within the source, seconds.
-        end: end time within the source, seconds.
-    """
-
-    label: str
-    probabilities: dict[str, float]
-    source: str
-    start: float
-    end: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["Recognizer", "load_model", "Prediction", "Predictions", "FileError"]
 
 
 class Recognizer:
-    """A loaded model bundle with its feature set.
+    """A loaded model bundle with its feature set: the processing API.
 
     Use :func:`load_model` to make one. Thread-safe for prediction.
+
+    Attributes:
+        rate: the sample rate, Hz, the model was trained at; everything it classifies is resampled to it.
+        labels: the emotions it tells apart.
+        feature_set: what it computes from audio.
     """
 
     def __init__(self, loaded: bundle_io.LoadedBundle) -> None:
@@ -56,6 +64,9 @@ class Recognizer:
         if self.feature_set.dim != fs["dim"]:
             raise BundleError(f"{loaded.path}: feature set {fs['name']!r} gives {self.feature_set.dim} values "
                               f"here but the model expects {fs['dim']}")
+        self.rate: int = bundle_rate(loaded.manifest, self.feature_set, loaded.path)
+
+    # -- what it is ---------------------------------------------------------------------------------------
 
     @property
     def labels(self) -> list[str]:
@@ -64,53 +75,318 @@ class Recognizer:
 
     @property
     def info(self) -> dict:
-        """The bundle's manifest: labels, feature set, model, training data, metrics, version."""
+        """The bundle's manifest: labels, feature set, audio rate, model, training data, metrics, version."""
         return self.bundle.manifest
 
     @property
     def path(self) -> Path:
         return self.bundle.path
 
-    def predict(self, source: str | os.PathLike | np.ndarray | audio_io.Audio, rate: int | None = None) -> Prediction:
-        """Emotion of one recording.
+    @property
+    def name(self) -> str:
+        """The bundle's file name."""
+        return Path(self.bundle.path).name
 
-        Args:
-            source: an audio file path, an :class:`~emovox.audio.Audio`, or samples (shape
-                ``(n,)`` or ``(n, channels)``, float in [-1, 1] or integer PCM) with ``rate``.
-            rate: sample rate in Hz of ``source`` when it is an array.
+    def describe(self) -> str:
+        """One line: file, labels, rate."""
+        return f"{self.name} ({', '.join(self.labels)}; {self.rate} Hz)"
+
+    # -- the core: samples in, probabilities out ------------------------------------------------------------
+
+    def probabilities(self, samples: np.ndarray, rate: int, *, name: str = "<array>") -> np.ndarray:
+        """Probabilities, float64 shape ``(n_labels,)``, of mono float32 ``samples`` at ``rate`` Hz.
+
+        The one place audio meets the model: the samples are resampled to :attr:`rate` and validated here.
 
         Raises:
-            AudioError: the audio cannot be used (the message names it and says why).
+            AudioError: silent, too short, or not finite (the message names ``name``).
         """
-        audio = self._audio(source, rate)
-        probs = self.bundle.probabilities(self.feature_set.transform(audio)[None, :])[0]
-        return self._prediction(probs, audio.name, 0.0, audio.duration)
+        audio = audio_io.from_array(samples, rate, name=name, resample_to=self.rate)
+        features = self.feature_set.transform(audio)
+        return np.asarray(self.bundle.probabilities(features[None, :])[0], dtype=np.float64)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Probabilities, shape ``(n, n_labels)``, for precomputed features of shape ``(n, dim)``."""
         return self.bundle.probabilities(features)
 
-    def _audio(self, source, rate: int | None) -> audio_io.Audio:
+    def row(self, probs: np.ndarray, file: str, start_s: float, end_s: float, kind: Kind = Kind.WHOLE,
+            index: int = 0) -> Prediction:
+        """A :class:`Prediction` from probabilities in label order."""
+        labels = self.labels
+        return Prediction(file, round(float(start_s), 4), round(float(end_s), 4), labels[int(np.argmax(probs))],
+                          {label: float(p) for label, p in zip(labels, probs)}, kind, index)
+
+    # -- the processing API ----------------------------------------------------------------------------------
+
+    def predict(self, source: str | os.PathLike | np.ndarray | audio_io.Audio, rate: int | None = None) -> Prediction:
+        """The emotion of one clip: the shortcut for ``process_*(..., segment=None)[0]``.
+
+        Args:
+            source: an audio file path, an :class:`~emovox.audio.Audio`, or samples (shape ``(n,)`` or
+                ``(n, channels)``, float in [-1, 1] or integer PCM) with ``rate``.
+            rate: sample rate in Hz of ``source`` when it is an array.
+
+        Raises:
+            AudioError: the audio cannot be used (the message names it and says why).
+        """
         if isinstance(source, audio_io.Audio):
-            return source
-        if isinstance(source, np.ndarray):
+            found = self.process_signal(source.samples, source.rate, file=source.name)
+        elif isinstance(source, np.ndarray):
             if rate is None:
                 raise ParameterError("predict(array) needs rate=<sample rate in Hz>")
-            return audio_io.from_array(source, rate)
-        return audio_io.load(source)
+            found = self.process_signal(source, rate)
+        elif isinstance(source, (str, os.PathLike)):
+            found = self.process_file(source)
+        else:
+            raise ParameterError(f"predict() takes a file path, an Audio or a numpy array, not {type(source).__name__}")
+        if found.errors:
+            error = found.errors[0]
+            raise AudioError(error.path, error.problem)
+        return found[0]
 
-    def _prediction(self, probs: np.ndarray, source: str, start: float, end: float) -> Prediction:
-        labels = self.labels
-        return Prediction(labels[int(np.argmax(probs))], {label: float(p) for label, p in zip(labels, probs)},
-                          source, round(start, 4), round(end, 4))
+    def process_signal(self, samples: np.ndarray, rate: int, *, file: str | None = None,
+                       start: float | None = None, end: float | None = None,
+                       segment: str | Segmentation = None, **options) -> Predictions:
+        """Rows for samples in memory.
+
+        Args:
+            samples: shape ``(n,)`` mono or ``(n, channels)`` (downmixed); float in [-1, 1] or integer PCM.
+            rate: their sample rate, Hz.
+            file: the name rows carry (default ``"<array>"``).
+            start: process from this many seconds in (rows' times stay relative to ``samples[0]``).
+            end: process up to this many seconds in.
+            segment: ``None`` (one row for the whole), ``"vad"`` (voice activity: options are
+                :class:`~emovox.segmentation.VoiceActivity`'s, e.g. ``min_silence_s=0.5``), ``"windows"``
+                (``window_s=3.0, hop_s=1.0``) or ``"auto"`` (whole up to 60 s, else voice activity).
+
+        Returns:
+            :class:`Predictions`: the rows, or an error (silent, too short, ...) in ``errors``.
+        """
+        name = file or "<array>"
+        plan = resolve(segment, **options)
+        try:
+            samples = _mono(samples, rate, name)
+            first = 0 if start is None else max(0, round(start * rate))
+            last = samples.size if end is None else min(samples.size, round(end * rate))
+            step = max(1, round(BLOCK_SECONDS * rate))
+            blocks = (samples[at:min(at + step, last)] for at in range(first, last, step))
+            return self._process_blocks(blocks, rate, name, plan, offset_s=first / rate,
+                                        total_s=(last - first) / rate)
+        except AudioError as exc:
+            return Predictions(errors=[FileError.from_exception(name, exc)], labels=self.labels)
+
+    def process_file(self, path: str | os.PathLike | BinaryIO, *, start: float | None = None,
+                     end: float | None = None, segment: str | Segmentation = None,
+                     max_duration_s: float | None = None, name: str | None = None, **options) -> Predictions:
+        """Rows for one audio file, decoded in blocks (a long file never has to fit in memory).
+
+        Args:
+            path: WAV, FLAC, OGG, MP3 or any file libsndfile reads.
+            start, end: process only this part, seconds from the start of the file (rows' times stay the file's).
+            segment: see :meth:`process_signal`.
+            max_duration_s: refuse files longer than this (counted on decoded samples); ``None``: no limit.
+            name: the ``file`` rows carry (default: the path; ``"<bytes>"`` for an open file object).
+
+        Returns:
+            :class:`Predictions`: the file's rows, or its error in ``errors``; never raises for bad audio.
+        """
+        plan = resolve(segment, **options)
+        name = name or ("<bytes>" if hasattr(path, "read") else _display(path))
+        try:
+            with audio_io.AudioReader(path, block_s=BLOCK_SECONDS, max_duration_s=max_duration_s,
+                                      start_s=start, end_s=end, name=name) as reader:
+                rest_s = reader.header_frames / reader.rate - (start or 0.0)
+                if end is not None:
+                    rest_s = min(rest_s, end - (start or 0.0))
+                return self._process_blocks(iter(reader), reader.rate, name, plan,
+                                            offset_s=reader.first_frame / reader.rate, total_s=rest_s)
+        except AudioError as exc:
+            return Predictions(errors=[FileError(name, exc.problem)], labels=self.labels)
+
+    def iter_files(self, paths: Iterable[str | os.PathLike], *, segment: str | Segmentation = None,
+                   jobs: int = 1, max_duration_s: float | None = None, **options) -> Iterator[Predictions]:
+        """:meth:`process_file` for each path, yielding each file's :class:`Predictions` in input order.
+
+        Args:
+            jobs: worker processes (1: this process). Each worker loads the model once.
+        """
+        plan = resolve(segment, **options)
+        paths = list(paths)
+        if jobs <= 1 or len(paths) <= 1:
+            for path in paths:
+                yield self.process_file(path, segment=plan, max_duration_s=max_duration_s)
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(min(jobs, len(paths)), initializer=_init_worker, initargs=(str(self.path),))
+        try:
+            yield from pool.map(_worker_file, [(p, plan, max_duration_s) for p in paths],
+                                chunksize=max(1, min(16, len(paths) // (4 * jobs))))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # an interrupted run does not wait for the rest
+
+    def process_files(self, paths: Iterable[str | os.PathLike], *, segment: str | Segmentation = None,
+                      jobs: int = 1, progress: bool = False, max_duration_s: float | None = None,
+                      **options) -> Predictions:
+        """Rows for many files (see :meth:`process_file`); bad files are kept in ``errors``, never raised."""
+        from tqdm.auto import tqdm
+
+        paths = list(paths)
+        found = Predictions(labels=self.labels)
+        with tqdm(total=len(paths), unit="file", disable=not progress, leave=False, dynamic_ncols=True) as bar:
+            for one in self.iter_files(paths, segment=segment, jobs=jobs, max_duration_s=max_duration_s,
+                                       **options):
+                found.extend(one)
+                bar.update()
+        return found
+
+    def process_folder(self, root: str | os.PathLike, *, recursive: bool = True,
+                       segment: str | Segmentation = None, jobs: int = 1, progress: bool = False,
+                       max_duration_s: float | None = None, **options) -> Predictions:
+        """Rows for every audio file in ``root`` (and its sub-folders unless ``recursive=False``), sorted by path.
+
+        A folder with no audio file gives one :class:`FileError` naming it.
+        """
+        files = find_audio_files(root, recursive=recursive)
+        if not files:
+            return Predictions(errors=[FileError(_display(root), no_audio_problem())], labels=self.labels)
+        return self.process_files(files, segment=segment, jobs=jobs, progress=progress,
+                                  max_duration_s=max_duration_s, **options)
+
+    def stream(self, rate: int, *, estimate_window_s: float | None = 2.0, estimate_hop_s: float = 0.5,
+               smoothing: float = 0.5, keep_audio: bool = False, file: str = "<stream>", detector=None,
+               warm_up: bool = True, **options) -> StreamSession:
+        """A live stream session: ``session.feed(block)`` returns rows, ``session.close()`` flushes.
+
+        Args:
+            rate: sample rate of the blocks, Hz (whatever the source captures at).
+            estimate_window_s, estimate_hop_s, smoothing: running estimates while someone speaks
+                (``estimate_window_s=None`` turns them off).
+            keep_audio: attach the audio classified to each row (``samples``).
+            file: the ``file`` of every row.
+            detector: a :class:`~emovox.stream.vad.FrameVAD` instance instead of ``options["vad"]`` (tests, benchmarks).
+            options: :class:`~emovox.segmentation.VoiceActivity`'s (``min_silence_s=...``, ``vad="energy"``).
+        """
+        self._check_rate(rate, file)
+        return StreamSession(self, rate, segmentation=VoiceActivity(**options), detector=detector,
+                             estimate_window_s=estimate_window_s, estimate_hop_s=estimate_hop_s, smoothing=smoothing,
+                             keep_audio=keep_audio, file=file, warm_up=warm_up)
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _check_rate(self, rate: int, name: str) -> str | None:
+        """Warn (:class:`~emovox.errors.LowRateWarning`) when ``rate`` lacks more than the top quarter of the band
+        the model's features use (below 3/4 of its rate: 16 kHz for a 48 kHz model, not 44.1 kHz); return the text."""
+        if isinstance(rate, (int, np.integer)) and 0 < rate < LOW_RATE_SHARE * self.rate:
+            text = (f"{name}: recorded at {rate} Hz, below the {self.rate} Hz the model was trained at: it lacks "
+                    f"the bands above {rate / 2000:g} kHz that the model's features use; expect poorer answers")
+            warnings.warn(LowRateWarning(text), stacklevel=4)
+            return text
+        return None
+
+    def _process_blocks(self, blocks: Iterator[np.ndarray], rate: int, name: str, plan: Segmentation, *,
+                        offset_s: float, total_s: float) -> Predictions:
+        if isinstance(plan, Auto):
+            plan = None if total_s <= plan.max_whole_s else plan.voice_activity
+        note = self._check_rate(rate, name)
+        if plan is None:
+            rows = [self._whole(blocks, rate, name, offset_s)]
+        elif isinstance(plan, VoiceActivity):
+            rows = self._voice_activity(blocks, rate, name, plan, offset_s)
+        else:
+            rows = self._windows(blocks, rate, name, plan, offset_s)
+        return Predictions(rows, labels=self.labels, notes=[note] if note else [])
+
+    def _whole(self, blocks: Iterator[np.ndarray], rate: int, name: str, offset_s: float) -> Prediction:
+        from .segmentation import MAX_WHOLE_SECONDS
+
+        limit = round(MAX_WHOLE_SECONDS * rate)
+        kept, count = [], 0
+        for block in blocks:
+            kept.append(block)
+            count += block.size
+            if count > limit:
+                raise AudioError(name, f"longer than {MAX_WHOLE_SECONDS:g} s: too long for one label; "
+                                       "cut it into segments (segment='vad' or 'windows', or `--segments`)")
+        samples = np.concatenate(kept) if kept else np.zeros(0, np.float32)
+        return self.row(self.probabilities(samples, rate, name=name), name, offset_s, offset_s + samples.size / rate)
+
+    def _voice_activity(self, blocks: Iterator[np.ndarray], rate: int, name: str, plan: VoiceActivity,
+                        offset_s: float) -> list[Prediction]:
+        session = StreamSession(self, rate, segmentation=plan, estimate_window_s=None, file=name,
+                                offset_s=offset_s, warm_up=False)
+        rows: list[Prediction] = []
+        peak = 0.0
+        for block in blocks:
+            peak = max(peak, float(np.max(np.abs(block)))) if block.size else peak
+            rows += session.feed(block)
+        rows += session.close()
+        if session.samples_in == 0:
+            raise AudioError(name, "no audio samples (0 frames)")
+        if peak < audio_io.SILENCE_PEAK:
+            raise AudioError(name, "silent (peak below -80 dBFS)")
+        return [Prediction(r.file, round(r.start_s, 4), round(r.end_s, 4), r.label, r.probabilities, r.kind, r.index)
+                for r in rows]
+
+    def _windows(self, blocks: Iterator[np.ndarray], rate: int, name: str, plan: Windows,
+                 offset_s: float) -> list[Prediction]:
+        window, hop = max(1, round(plan.window_s * rate)), max(1, round(plan.step_s * rate))
+        buffer = np.zeros(0, np.float32)
+        buffer_start = 0  # sample index (from offset) of buffer[0]
+        next_start, total, rows = 0, 0, []
+
+        def classify(start: int, stop: int) -> None:
+            piece = buffer[start - buffer_start:stop - buffer_start]
+            try:
+                probs = self.probabilities(piece, rate, name=name)
+            except AudioError:
+                return  # a silent or too-short window gets no row
+            rows.append(self.row(probs, name, offset_s + start / rate, offset_s + stop / rate, Kind.WINDOW,
+                                 len(rows)))
+
+        for block in blocks:
+            buffer = np.concatenate([buffer, block])
+            total += block.size
+            while next_start + window <= total:
+                classify(next_start, next_start + window)
+                next_start += hop
+                drop = min(next_start, total) - buffer_start
+                if drop > 0:
+                    buffer, buffer_start = buffer[drop:], buffer_start + drop
+        if total == 0:
+            raise AudioError(name, "no audio samples (0 frames)")
+        covered = next_start - hop + window if next_start else 0
+        if next_start < total and total > covered:
+            classify(next_start, total)  # the tail: a last, shorter window
+        if not rows:
+            raise AudioError(name, "no window could be classified (silent or too short)")
+        return rows
+
+
+def bundle_rate(manifest: dict, feature_set: FeatureSet, path: object) -> int:
+    """The sample rate, Hz, a bundle's model was trained at.
+
+    Bundles record it (``manifest["audio"]["rate"]``). For bundles written before they did, it is the
+    feature set's own rate when it resamples (``whisper-base``, ``stats``, ...), else 48000 Hz for models
+    trained on RAVDESS; anything else is an error saying what is missing.
+    """
+    recorded = (manifest.get("audio") or {}).get("rate") if isinstance(manifest.get("audio"), dict) else None
+    if recorded is not None:
+        return int(recorded)
+    if isinstance(feature_set, SpeechFeatureSet):
+        return int(feature_set.rate)
+    corpus = str((manifest.get("training") or {}).get("corpus", ""))
+    if "ravdess" in corpus.lower():
+        return 48000
+    raise BundleError(f"{path}: the bundle does not record the sample rate its model was trained at, and its "
+                      f"feature set {feature_set.name!r} depends on the rate: retrain it with this version of emovox")
 
 
 def load_model(path: str | os.PathLike | None = None, *, threads: int = 1) -> Recognizer:
     """Load a model bundle (``.emovox``) for prediction.
 
     Args:
-        path: the bundle; ``None`` loads the current model (the last one trained or chosen,
-            see :func:`set_current_model`).
+        path: the bundle; ``None`` loads the current model (the one chosen with ``emovox use``).
         threads: onnxruntime threads per prediction.
 
     Raises:
@@ -119,35 +395,66 @@ def load_model(path: str | os.PathLike | None = None, *, threads: int = 1) -> Re
     if path is None:
         path = current_model_path()
         if path is None:
-            raise BundleError("no model given and no current model: pass --model FILE or run `emovox train`")
+            raise BundleError("no model given and no current model: pass --model FILE, or choose one with "
+                              "`emovox use NAME|FILE` (`emovox models` lists them)")
     return Recognizer(bundle_io.load(path, threads=threads))
 
 
-def _settings_file() -> Path:
-    return home_dir() / "settings.json"
+def find_audio_files(root: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
+    """The audio files (by extension, :data:`~emovox.audio.AUDIO_EXTENSIONS`) in ``root``, sorted by path.
+
+    Raises:
+        AudioError: ``root`` is not a folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise AudioError(_display(root), "no such folder")
+    found = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in found if audio_io.is_audio_path(p) and p.is_file())
 
 
-def read_settings() -> dict:
-    """The user's saved settings (current model, corpus folder, ...), ``{}`` if none."""
-    try:
-        data = json.loads(_settings_file().read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+def no_audio_problem() -> str:
+    """The problem of a folder without audio files."""
+    return "no audio files in this folder (looked for " + ", ".join(
+        e.lstrip(".").upper() for e in audio_io.AUDIO_EXTENSIONS[:6]) + ", ...)"
 
 
-def write_settings(**changes) -> None:
-    """Merge ``changes`` into the saved settings (atomically)."""
-    settings = read_settings() | changes
-    atomic_write(_settings_file(), json.dumps(settings, indent=2).encode())
+def _mono(samples: np.ndarray, rate: int, name: str) -> np.ndarray:
+    """``samples`` as float32 mono, shape ``(n,)``: integers scaled, channels (either layout) averaged."""
+    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or rate < 1000:
+        raise AudioError(name, f"invalid sample rate {rate!r} (expected an integer >= 1000 Hz)")
+    array = np.asarray(samples)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)):
+        raise AudioError(name, f"samples must be numbers, got an array of {array.dtype}")
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / float(np.iinfo(array.dtype).max + 1)
+    array = array.astype(np.float32, copy=False)
+    if array.ndim == 2:
+        # (n, channels) is the usual layout; (channels, n) with few rows and many columns is taken as such
+        channel_axis = 0 if array.shape[0] <= 8 < array.shape[1] else 1
+        array = array.mean(axis=channel_axis, dtype=np.float32)
+    if array.ndim != 1:
+        raise AudioError(name, f"expected samples of shape (n,) or (n, channels), got {array.shape}")
+    return np.ascontiguousarray(array)
 
 
-def current_model_path() -> Path | None:
-    """The bundle :func:`load_model` uses when given none, if it still exists."""
-    path = read_settings().get("current_model")
-    return Path(path) if path and Path(path).is_file() else None
+def _display(path: str | os.PathLike | bytes) -> str:
+    """A path as text (bytes decoded as the file system does, undecodable bytes kept as surrogates)."""
+    return os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
 
 
-def set_current_model(path: str | os.PathLike) -> None:
-    """Make ``path`` the model used when none is named."""
-    write_settings(current_model=str(Path(path).resolve()))
+_WORKER: dict = {}
+
+
+def _init_worker(bundle_path: str) -> None:
+    from threadpoolctl import threadpool_limits
+
+    _WORKER["limits"] = threadpool_limits(1)
+    _WORKER["model"] = load_model(bundle_path)
+
+
+def _worker_file(task: tuple) -> Predictions:
+    path, plan, max_duration_s = task
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LowRateWarning)
+        return _WORKER["model"].process_file(path, segment=plan, max_duration_s=max_duration_s)

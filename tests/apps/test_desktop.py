@@ -57,7 +57,7 @@ def display():
 @pytest.fixture
 def make_app(display):
     """Factory of App windows (speech off unless asked); every window is closed after the test."""
-    from emovox.apps.desktop import App
+    from emovox.apps.desktop.app import App
 
     apps = []
 
@@ -92,7 +92,7 @@ def test_open_file_shows_the_models_label_and_saves_a_screenshot(make_app, tiny_
     import emovox
     from PIL import Image
 
-    from emovox.apps.desktop_widgets import colour
+    from emovox.apps.desktop.widgets import colour
 
     path = ravdess_file(5, 6, 2)  # actor 05 (not trained on), fearful, strong
     app = make_app(model=tiny_bundle)
@@ -116,7 +116,7 @@ def test_open_file_shows_the_models_label_and_saves_a_screenshot(make_app, tiny_
 
 def test_record_uses_the_file_microphone_saves_the_wav_and_shows_its_label(make_app, tiny_bundle):
     import emovox
-    from emovox.apps.desktop_jobs import AudioInput
+    from emovox.apps.desktop.jobs import AudioInput
     from emovox.audio import load
 
     path = ravdess_file(6, 5, 2)  # actor 06, angry, strong
@@ -125,9 +125,10 @@ def test_record_uses_the_file_microphone_saves_the_wav_and_shows_its_label(make_
     app.predict.record()
     pump(app, lambda: app.predict.last_recording is not None)
 
+    # recorded at the source's own rate (a file's; jobs.MIC_RATE for a microphone): the model resamples
     saved, rate = sf.read(app.predict.last_recording, dtype="float32")
-    assert rate == 16000 and saved.shape == (2 * 16000,)
-    source = load(path, rate=16000).samples[: saved.size]
+    assert rate == 48000 and saved.shape == (2 * 48000,)
+    source = load(path).samples[: saved.size]
     assert np.max(np.abs(saved - source)) < 1e-3, "the WAV is not what the microphone delivered"
     expected = emovox.load_model(tiny_bundle).predict(app.predict.last_recording)
     assert app.predict.label_var.get() == expected.label
@@ -138,8 +139,8 @@ def test_record_uses_the_file_microphone_saves_the_wav_and_shows_its_label(make_
 
 def test_live_mode_shows_the_stream_recognizers_segments(make_app, tiny_bundle, tmp_path):
     import emovox
-    from emovox.apps.desktop_jobs import AudioInput
-    from emovox.stream import FileSource, StreamRecognizer
+    from emovox.apps.desktop.jobs import AudioInput
+    from emovox.stream import FileSource
 
     path = ravdess_file(5, 3)
     app = make_app(model=tiny_bundle, audio_input=AudioInput(file=path, realtime=False))
@@ -150,9 +151,10 @@ def test_live_mode_shows_the_stream_recognizers_segments(make_app, tiny_bundle, 
     pump(app, lambda: not app.live.running)
 
     model = emovox.load_model(tiny_bundle)
-    recognizer = StreamRecognizer(model, rate=16000)
-    offline = [e for block in FileSource(path, rate=16000) for e in recognizer.feed(block)] + recognizer.flush()
-    segments = [(e.start, e.end, e.label) for e in offline if e.kind == "segment"]
+    source = FileSource(path)
+    session = model.stream(source.rate, file=source.name)
+    offline = [e for block in source for e in session.feed(block)] + session.close()
+    segments = [(e.start_s, e.end_s, e.label) for e in offline if e.kind == "segment"]
     assert segments, "the stream found no speech in a RAVDESS sentence"
     assert app.live.timeline.segments == segments
     assert app.live.segment_var.get() == segments[-1][2]
@@ -163,10 +165,12 @@ def test_live_mode_shows_the_stream_recognizers_segments(make_app, tiny_bundle, 
 
 def test_training_runs_in_the_background_and_becomes_the_current_model(make_app, ravdess, tiny_bundle, tmp_path):
     from emovox.labels import SEED_EMOTIONS
-    from emovox.recognizer import current_model_path, read_settings
+    from emovox.settings import current_model_path, models_dir, read_settings, set_current_model
 
     app = make_app(model=tiny_bundle, workers=1)
     pump(app, lambda: app.model is not None)
+    asked = []  # a model is loaded: the new one replaces it only if the user says yes
+    app.confirm = lambda title, question: asked.append(title) or True
     panel = app.train
     app.notebook.select(panel)
     panel.data_var.set(str(ravdess))
@@ -178,6 +182,8 @@ def test_training_runs_in_the_background_and_becomes_the_current_model(make_app,
     assert longest < 1.0, f"the window froze for {longest:.2f} s while training"
 
     bundle = panel.result["bundle"]
+    assert asked == ["Use the new model?"]
+    assert bundle.parent == models_dir()  # installed in the model store
     assert current_model_path() == bundle.resolve()
     pump(app, lambda: app.model is not None and app.model.path == bundle)
     metrics = {m["protocol"]: m for m in app.model.info["metrics"]}["ravdess-si6"]
@@ -193,9 +199,17 @@ def test_training_runs_in_the_background_and_becomes_the_current_model(make_app,
     assert again.model.path == bundle
     assert again.train.data_var.get() == str(ravdess)
 
+    # Saying no keeps the model in use: the new bundle stays in the store, the current model is unchanged.
+    set_current_model(tiny_bundle)
+    again.confirm = lambda title, question: asked.append(title) or False
+    again.train._on_done(panel.result)
+    assert asked == ["Use the new model?"] * 2
+    assert current_model_path() == Path(tiny_bundle).resolve() and again.model.path == bundle
+    assert again.train.bundle_var.get().startswith("Saved in the model store (not in use)")
+
 
 def test_errors_appear_in_plain_words(make_app, tiny_bundle, tmp_path, monkeypatch):
-    from emovox.apps.desktop_jobs import AudioInput
+    from emovox.apps.desktop.jobs import AudioInput
 
     monkeypatch.setenv("EMOVOX_HOME", str(tmp_path / "empty-home"))
     app = make_app()
@@ -249,7 +263,7 @@ def test_layout_fits_1280x720_and_full_screen(make_app, tiny_bundle, tmp_path):
 
 
 def test_parse_actors():
-    from emovox.apps.desktop_train import parse_actors
+    from emovox.apps.desktop.train import parse_actors
 
     assert parse_actors("1-4, 7") == ("01", "02", "03", "04", "07")
     assert parse_actors(" ") == ()
@@ -262,5 +276,5 @@ def test_gui_command_without_a_display_says_so(monkeypatch, capsys):
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    assert main(["gui", "--input", "x.wav", "--fast-input"]) == 2
+    assert main(["gui", "--input", "x.wav", "--fast"]) == 2
     assert "no display" in capsys.readouterr().err

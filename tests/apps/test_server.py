@@ -15,12 +15,13 @@ from conftest import needs_ravdess, ravdess_file, tone
 httpx = pytest.importorskip("httpx", reason="httpx is needed to test the server (pip install httpx)")
 pytest.importorskip("fastapi", reason="the server needs fastapi (pip install fastapi uvicorn python-multipart)")
 
-from emovox.apps.server import ServerConfig, create_app  # noqa: E402
-from emovox.apps.server_thread import ServerThread  # noqa: E402
+from emovox.apps.server.app import create_app  # noqa: E402
+from emovox.apps.server.common import ServerConfig  # noqa: E402
+from testkit.server_thread import ServerThread  # noqa: E402
 
 pytestmark = needs_ravdess
 CALM = (1, 2)  # actor 01, calm: a training file of the tiny bundle
-LIMITS = dict(max_upload_bytes=1_000_000, max_duration=20.0, segment_over=8.0, classify_rate=48000)
+LIMITS = dict(max_upload_bytes=1_000_000, max_duration=20.0, segment_over=8.0)
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +80,15 @@ def test_predict_raw_flac_matches_the_library(client, model):
     assert body["label"] == expected.label == "calm"
     assert body["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
     assert sum(body["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-    assert body["duration"] == pytest.approx(sf.info(str(path)).duration, abs=1e-3)
-    assert body["rate"] == 48000 and body["name"] == "clip.flac" and body["segments"] is None
+    assert body["duration_s"] == pytest.approx(sf.info(str(path)).duration, abs=1e-3)
+    assert body["rate_hz"] == 48000 and body["name"] == "clip.flac" and body["kind"] == "whole"
+    # a short clip is one row for the whole of it, the library's own row (without the file)
+    [row] = body["predictions"]
+    assert row["kind"] == "whole" and row["index"] == 0 and "file" not in row
+    assert row["start_s"] == 0.0 and row["end_s"] == pytest.approx(body["duration_s"], abs=1e-3)
+    assert row["label"] == expected.label and row["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
+    assert body["share"] == {label: (1.0 if label == "calm" else 0.0) for label in model.labels}
+    assert body["elapsed_ms"] > 0
 
 
 def test_predict_multipart_wav_and_ogg(client, model):
@@ -105,12 +113,26 @@ def test_long_upload_has_segments(client, model):
     response = client.post("/v1/predict", content=wav_bytes(long, rate, "FLAC"), headers={"Content-Type": "audio/flac"})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["duration"] > 8.0
-    segments = body["segments"]
+    assert body["duration_s"] > 8.0 and body["kind"] == "segment"
+    segments = body["predictions"]
     assert 2 <= len(segments) <= 6, segments
-    assert all(0 <= s["start"] < s["end"] <= body["duration"] + 1e-3 for s in segments)
+    assert all(s["kind"] == "segment" for s in segments)
+    assert [s["index"] for s in segments] == list(range(len(segments)))
+    assert all(0 <= s["start_s"] < s["end_s"] <= body["duration_s"] + 1e-3 for s in segments)
     assert all(s["label"] in model.labels for s in segments)
-    assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
+    assert [s["start_s"] for s in segments] == sorted(s["start_s"] for s in segments)
+    # the summary agrees with the timeline: shares of its time, the label with the most of it
+    assert sum(body["share"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert body["label"] == max(body["share"], key=body["share"].get)
+    assert body["share"][body["label"]] > 0 and body["label"] in {s["label"] for s in segments}
+
+
+def test_long_upload_without_speech_is_422(client):
+    """Over segment_over seconds the answer is a timeline of speech: steady noise has none."""
+    rate = 16000
+    noise = (0.01 * np.random.default_rng(0).standard_normal(9 * rate)).astype(np.float32)
+    assert_error(client.post("/v1/predict?name=hiss.wav", content=wav_bytes(noise, rate, subtype="PCM_16"),
+                             headers={"Content-Type": "audio/wav"}), 422, "hiss.wav: no stretch of speech found")
 
 
 @pytest.mark.parametrize("content_type, body, status, words", [
@@ -213,7 +235,7 @@ def test_page_and_static_files(client):
 
 
 def test_serve_command_options():
-    from emovox.apps.server_commands import config_from_args
+    from emovox.cli.serve import config_from_args
     from emovox.cli import build_parser
     from emovox.errors import ParameterError
 

@@ -20,8 +20,9 @@ CHROMIUM = Path(os.environ.get("EMOVOX_CHROMIUM", "/usr/bin/chromium"))
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 pytest.importorskip("fastapi", reason="the server needs fastapi (pip install fastapi uvicorn python-multipart)")
 
-from emovox.apps.server import ServerConfig, create_app  # noqa: E402
-from emovox.apps.server_thread import ServerThread  # noqa: E402
+from emovox.apps.server.app import create_app  # noqa: E402
+from emovox.apps.server.common import ServerConfig  # noqa: E402
+from testkit.server_thread import ServerThread  # noqa: E402
 
 pytestmark = [needs_ravdess, pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Chromium at {CHROMIUM} "
                                                                               "(apt-get install chromium)")]
@@ -39,7 +40,7 @@ def model(tiny_bundle):
 
 @pytest.fixture(scope="module")
 def server(model):
-    with ServerThread(create_app(model, ServerConfig(classify_rate=48000))) as running:
+    with ServerThread(create_app(model, ServerConfig())) as running:
         yield running
 
 
@@ -83,6 +84,9 @@ def test_microphone_stream_shows_a_prediction(server, browser, model):
     page.set_input_files("#file", str(ravdess_file(1, 2)))  # the file upload, through POST /v1/predict
     page.wait_for_selector("#file-result:not([hidden])", timeout=10000)
     assert page.locator("#file-label").inner_text().lower() == model.predict(ravdess_file(1, 2)).label
+    clip = ravdess_file(1, 2)
+    assert page.locator("#file-name").inner_text() == f"{clip.name} · {sf.info(str(clip)).duration:.1f} s"
+    assert page.locator("#file-segments .segment").count() == 0  # a short clip: one row for the whole
 
     if os.environ.get("EMOVOX_SCREENSHOT"):
         page.wait_for_timeout(1500)  # a few more estimates and segments for the picture

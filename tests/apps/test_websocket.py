@@ -15,8 +15,9 @@ from conftest import needs_ravdess, ravdess_file, tone
 websockets = pytest.importorskip("websockets", reason="the WebSocket tests need the websockets package")
 pytest.importorskip("fastapi", reason="the server needs fastapi (pip install fastapi uvicorn python-multipart)")
 
-from emovox.apps.server import ServerConfig, create_app  # noqa: E402
-from emovox.apps.server_thread import ServerThread  # noqa: E402
+from emovox.apps.server.app import create_app  # noqa: E402
+from emovox.apps.server.common import ServerConfig  # noqa: E402
+from testkit.server_thread import ServerThread  # noqa: E402
 
 pytestmark = needs_ravdess
 BLOCK = 0.1  # seconds of audio per message
@@ -32,7 +33,7 @@ def model(tiny_bundle):
 
 @pytest.fixture(scope="module")
 def server(model):
-    config = ServerConfig(max_streams=2, idle_timeout=1.0, max_stream_seconds=30.0, classify_rate=48000)
+    config = ServerConfig(max_streams=2, idle_timeout=1.0, max_stream_seconds=30.0)
     with ServerThread(create_app(model, config)) as running:
         yield running
 
@@ -79,18 +80,17 @@ def test_stream_ravdess_clip(server, model):
     estimates = [e for e in events if e["type"] == "estimate"]
     assert len(segments) == 1, segments
     segment = segments[0]
-    assert 0.3 < segment["start"] < 1.5 and 2.0 < segment["end"] < 4.2  # the clip's speech, give or take
-    # the server's answer is the streaming recognizer's on the same 16-bit blocks
-    from emovox.stream import StreamRecognizer
-
+    assert 0.3 < segment["start_s"] < 1.5 and 2.0 < segment["end_s"] < 4.2 and segment["index"] == 0  # the clip's speech, give or take
+    assert "file" not in segment and "kind" not in segment  # the row's kind is the event's type
+    # the server's answer is a stream session's (model.stream) on the same 16-bit blocks
     pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").astype(np.float32) / 32768
-    local = StreamRecognizer(model, rate=rate, classify_rate=48000)
+    local = model.stream(rate)
     hop = int(BLOCK * rate)
-    expected = [e for start in range(0, len(pcm), hop) for e in local.feed(pcm[start:start + hop])] + local.flush()
+    expected = [e for start in range(0, len(pcm), hop) for e in local.feed(pcm[start:start + hop])] + local.close()
     expected = [e.to_dict() for e in expected if e.kind == "segment"]
     assert len(expected) == 1
-    assert (segment["start"], segment["end"], segment["label"]) == \
-        (expected[0]["start"], expected[0]["end"], expected[0]["label"])
+    assert (segment["start_s"], segment["end_s"], segment["label"], segment["index"]) == \
+        (expected[0]["start_s"], expected[0]["end_s"], expected[0]["label"], expected[0]["index"])
     assert segment["probabilities"] == pytest.approx(expected[0]["probabilities"], abs=1e-4)
     assert estimates and all(e["label"] in model.labels for e in estimates)
     # the segment left the server within 100 ms of the block in which the VAD decided the end of speech,

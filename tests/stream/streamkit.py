@@ -23,7 +23,7 @@ CODES = {2: "calm", 3: "happy", 6: "fearful", 7: "disgust"}
 def joined(ravdess, tmp_path_factory):
     """``(path, placed)``: the CLIPS joined by 1 s silences as a 48 kHz 16-bit WAV, and where each clip's speech is."""
     from emovox.audio import load
-    from emovox.stream.reference import join_clips
+    from testkit.reference import join_clips
 
     clips = [(load(ravdess_file(a, e, 1, s, 1)), CODES[e]) for a, e, s in CLIPS]
     samples, rate, placed = join_clips(clips, gap=1.0)

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from conftest import tone, write_audio
 from emovox.cli import main
-from emovox.stream.reference import match_segments
+from testkit.reference import match_segments
 from streamkit import FakeSoundDevice, joined  # noqa: F401  (fixture)
 
 
@@ -30,13 +30,13 @@ def test_listen_json_and_save(joined, tiny_bundle, tmp_path, capsys):
     assert {e["kind"] for e in events} == {"segment", "estimate"}
     assert [s["label"] for s in segments] == [p.label for p in placed]
     for s, p in zip(segments, placed):
-        assert abs(s["start"] - p.speech_start) <= 0.15 and abs(s["end"] - p.speech_end) <= 0.15
+        assert abs(s["start_s"] - p.speech_start) <= 0.15 and abs(s["end_s"] - p.speech_end) <= 0.15
     assert "4 segment(s)" in captured.err and "input overflows: 0" in captured.err and "4 saved" in captured.err
     wavs = sorted(out.glob("segment-*.wav"))
     assert [w.name for w in wavs] == [f"segment-{i:04d}.wav" for i in range(4)]
     for wav, s in zip(wavs, segments):
         info = sf.info(str(wav))
-        assert info.samplerate == 48000 and info.duration > s["end"] - s["start"]
+        assert info.samplerate == 48000 and info.duration > s["end_s"] - s["start_s"]
         assert json.loads(wav.with_suffix(".json").read_text())["label"] == s["label"]
 
 
@@ -47,7 +47,7 @@ def test_listen_trim_db_reaches_the_recognizer(joined, tiny_bundle, capsys):
     for trim in ("0", "35"):
         assert main(["listen", "--input", str(path), "--fast", "--json", "--no-estimates", "--trim-db", trim,
                      "--model", str(tiny_bundle)]) == 0
-        ends[trim] = [(s["start"], s["end"]) for s in segments_from(capsys.readouterr().out.splitlines())]
+        ends[trim] = [(s["start_s"], s["end_s"]) for s in segments_from(capsys.readouterr().out.splitlines())]
     assert len(ends["0"]) == len(ends["35"]) == len(placed)
     for (s0, e0), (s1, e1) in zip(ends["0"], ends["35"]):
         assert s0 <= s1 < e1 <= e0
@@ -108,7 +108,7 @@ def test_record_saves_atomically_then_predicts(tiny_bundle, tmp_path, capsys, mo
     assert rate == 48000 and data.size == 96000
     assert np.allclose(data, heard[:96000], atol=1 / 32768)
     prediction = json.loads(captured.out)
-    assert prediction["source"] == str(out) and prediction["label"] in ("calm", "happy", "fearful", "disgust")
+    assert prediction["file"] == str(out) and prediction["label"] in ("calm", "happy", "fearful", "disgust")
     assert "saved 2.00 s" in captured.err
     assert [p.name for p in tmp_path.iterdir()] == ["take.wav"]  # no temporary file left
 
@@ -141,6 +141,6 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_open_segment(joined, tiny_bundle, tm
     captured = capsys.readouterr()
     assert code == 0
     segments = segments_from(captured.out.splitlines())
-    assert len(segments) == 1 and segments[0]["end"] == pytest.approx(stop_at, abs=0.1)
+    assert len(segments) == 1 and segments[0]["end_s"] == pytest.approx(stop_at, abs=0.1)
     assert captured.err.splitlines()[-1].startswith("stopped: 1 segment(s)")
     assert [p.name for p in sorted((tmp_path / "kept").iterdir())] == ["segment-0000.json", "segment-0000.wav"]

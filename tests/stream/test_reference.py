@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ravdess_file, tone
 from emovox.audio import from_array, load
-from emovox.stream.reference import join_clips, read_bounds, speech_bounds
+from testkit.reference import join_clips, read_bounds, speech_bounds
 
 ANNOTATIONS = Path(__file__).resolve().parents[2] / "bench" / "annotations"
 SEED0, SEED1 = ANNOTATIONS / "ravdess-speech.tsv", ANNOTATIONS / "ravdess-speech-seed1.tsv"

@@ -30,14 +30,18 @@ def test_file_source_delivers_every_sample_in_blocks(wav):
     assert blocks[0].dtype == np.float32 and source.samples_out == samples.size
 
 
-def test_file_source_resamples_and_paces_in_real_time(wav):
-    path, _ = wav
-    source = FileSource(path, block_seconds=0.05, realtime=True, rate=8000)
+def test_file_source_paces_in_real_time_at_the_files_own_rate(wav):
+    """Blocks come at the file's rate (the model resamples what it classifies), paced at the file's speed."""
+    path, samples = wav
+    source = FileSource(path, block_seconds=0.05, realtime=True)
     began = time.monotonic()
-    total = sum(b.size for b in source)
+    blocks = list(source)
     elapsed = time.monotonic() - began
-    assert source.rate == 8000 and total == 8000
+    assert source.rate == 16000 and sum(b.size for b in blocks) == samples.size == 16000
+    assert {b.size for b in blocks} == {800}
     assert 0.9 <= elapsed < 1.5  # the last block is due 0.95 s after the first
+    with pytest.raises(TypeError):
+        FileSource(path, rate=8000)  # no resampling here any more
 
 
 def test_file_source_names_a_bad_file(tmp_path):

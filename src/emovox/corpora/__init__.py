@@ -1,7 +1,7 @@
 """Corpus adapters. :func:`open_corpus` picks one from what ``source`` looks like.
 
 Each adapter module (:mod:`.ravdess`, :mod:`.cremad`, :mod:`.tess`, :mod:`.emodb`,
-:mod:`.savee`, :mod:`.folder`, :mod:`.manifest`) yields :class:`Utterance` records
+:mod:`.savee`, :mod:`.emovo`, :mod:`.folder`, :mod:`.manifest`) yields :class:`Utterance` records
 sorted by path, with labels mapped onto emovox's eight emotion names.
 """
 
@@ -12,12 +12,12 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..labels import EMOTIONS
-from . import cremad, emodb, folder, manifest, ravdess, savee, tess
+from . import cremad, emodb, emovo, folder, manifest, ravdess, savee, tess
 from .base import Utterance, select, summary
 
 __all__ = ["Utterance", "select", "summary", "open_corpus", "detect", "default_data_dir", "KINDS"]
 
-KINDS = ("auto", "ravdess", "cremad", "tess", "emodb", "savee", "folder", "manifest")
+KINDS = ("auto", "ravdess", "cremad", "tess", "emodb", "savee", "emovo", "folder", "manifest")
 
 #: The corpora recognised by their file names, in the order auto-detection tries them
 #: after RAVDESS; each is ``kind: (detector, reader)``.
@@ -26,6 +26,7 @@ NAMED = {
     "tess": (tess.looks_like_tess, tess.utterances),
     "emodb": (emodb.looks_like_emodb, emodb.utterances),
     "savee": (savee.looks_like_savee, savee.utterances),
+    "emovo": (emovo.looks_like_emovo, emovo.utterances),
 }
 
 #: Where tests, benchmarks and the demo find RAVDESS when nothing else is given.
@@ -49,7 +50,7 @@ def open_corpus(source: str | os.PathLike, kind: str = "auto") -> list[Utterance
     """Read every utterance of a corpus.
 
     Args:
-        source: a RAVDESS, CREMA-D, TESS, EMO-DB or SAVEE folder, a folder per label, or a CSV manifest.
+        source: a RAVDESS, CREMA-D, TESS, EMO-DB, SAVEE or EMOVO folder, a folder per label, or a CSV manifest.
         kind: one of :data:`KINDS`; ``"auto"`` decides from ``source`` (see :func:`detect`).
     """
     source = Path(source)
@@ -67,7 +68,7 @@ def detect(source: str | os.PathLike) -> str:
 
     A ``.csv`` file is a manifest; a folder with ``Actor_NN`` folders is RAVDESS; then a
     folder whose audio file names (up to two folders down) follow exactly one of the
-    CREMA-D, TESS, EMO-DB or SAVEE schemes is that corpus; then a folder with
+    CREMA-D, TESS, EMO-DB, SAVEE or EMOVO schemes is that corpus; then a folder with
     ``<emotion>/`` sub-folders is a folder per label. Anything else raises :class:`DataError`.
     """
     source = Path(source)
@@ -84,5 +85,5 @@ def detect(source: str | os.PathLike) -> str:
         return named[0]
     if any(p.is_dir() and p.name.lower() in EMOTIONS for p in source.iterdir()):
         return "folder"
-    raise DataError(f"{source}: no known corpus layout (RAVDESS Actor_NN/, CREMA-D, TESS, EMO-DB or SAVEE "
+    raise DataError(f"{source}: no known corpus layout (RAVDESS Actor_NN/, CREMA-D, TESS, EMO-DB, SAVEE or EMOVO "
                     f"file names, <emotion>/ folders); see docs/corpora.md or pass --corpus")

@@ -46,8 +46,33 @@ class FeatureSet(ABC):
 
     @property
     def key(self) -> str:
-        """A string that changes whenever the values could: name, version and parameters."""
-        blob = json.dumps({"name": self.name, "version": self.version, "params": self.params}, sort_keys=True)
+        """A string that changes whenever the values could: name, version, parameters and the SHA-256
+        of every asset, by name (so features of a bundle's own encoder never share cache entries
+        with another encoder's).
+
+        The digests are memoised on the instance while :attr:`assets` returns the same bytes
+        objects: a whisper encoder (16 MB) is hashed once, and again after :meth:`use_assets`
+        swaps it. While :attr:`assets` itself runs (whisper names its on-disk encoder copy by
+        this key) the key leaves the assets out, as for a feature set without any.
+        """
+        import threading
+
+        identity = {"name": self.name, "version": self.version, "params": self.params}
+        keying = self.__dict__.setdefault("_key_threads", set())  # threads computing assets for the key
+        if threading.get_ident() not in keying:
+            keying.add(threading.get_ident())
+            try:
+                assets = self.assets
+            finally:
+                keying.discard(threading.get_ident())
+            memo = self.__dict__.get("_key_assets")  # (the bytes objects hashed, their digests)
+            if memo is None or memo[0].keys() != assets.keys() or any(memo[0][n] is not assets[n] for n in assets):
+                # holding the hashed bytes objects keeps their identity meaningful for the next comparison
+                memo = self.__dict__["_key_assets"] = (
+                    dict(assets), {name: hashlib.sha256(assets[name]).hexdigest() for name in sorted(assets)})
+            if memo[1]:
+                identity["assets"] = memo[1]
+        blob = json.dumps(identity, sort_keys=True)
         return f"{self.name}-v{self.version}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
     @property

@@ -1,4 +1,9 @@
-"""Features of many files: cached, in parallel processes, with a progress bar; bad files reported, not fatal."""
+"""Features of many files: cached, in parallel processes, with a progress bar; bad files reported, not fatal.
+
+Only regular files are read (a FIFO or a device is reported, never opened). The cache never
+stops a run: its problems give one :class:`~emovox.errors.CacheWarning`, from this process
+even when a worker met them.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,12 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from ..audio import decode
+from ..audio import check_file, decode
 from ..errors import AudioError
 from .base import FeatureSet
 from .cache import FeatureCache, content_hash
@@ -49,7 +53,9 @@ def _one(path: str, feature_set: FeatureSet, cache: FeatureCache | None, digest:
     ``data`` its bytes if already read."""
     if data is None:
         try:
-            data = Path(path).read_bytes()
+            data = check_file(path).read_bytes()
+        except AudioError as exc:
+            return None, str(exc), False
         except OSError as exc:
             problem = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot read ({exc.strerror or exc})"
             return None, f"{path}: {problem}", False
@@ -69,15 +75,19 @@ def _one(path: str, feature_set: FeatureSet, cache: FeatureCache | None, digest:
 _WORKER: dict = {}
 
 
-def _init_worker(feature_set: FeatureSet, cache_root: str | None, use_cache: bool) -> None:
+def _init_worker(feature_set: FeatureSet, key: str, cache_root: str | None, use_cache: bool) -> None:
     # one BLAS / OpenMP thread per worker: the workers already use every core
     _WORKER["limits"] = threadpool_limits(1)
     _WORKER["fs"] = feature_set
-    _WORKER["cache"] = FeatureCache(feature_set.key, feature_set.dim, cache_root) if use_cache else None
+    # the key comes from the parent (hashing the feature set's assets again would cost each worker);
+    # problems go back with each result and the parent warns, once
+    _WORKER["cache"] = FeatureCache(key, feature_set.dim, cache_root, warn=False) if use_cache else None
 
 
-def _work(task: tuple[str, str | None]):
-    return _one(task[0], _WORKER["fs"], _WORKER["cache"], task[1])
+def _work(task: tuple[str, str | None]) -> tuple[np.ndarray | None, str | None, bool, str | None]:
+    """``_one``'s answer and the worker cache's first problem (or ``None``)."""
+    cache = _WORKER["cache"]
+    return *_one(task[0], _WORKER["fs"], cache, task[1]), (cache.problem if cache else None)
 
 
 def extract_files(paths: Sequence[str | os.PathLike], feature_set: FeatureSet, *, jobs: int | None = None,
@@ -95,7 +105,8 @@ def extract_files(paths: Sequence[str | os.PathLike], feature_set: FeatureSet, *
     """
     names = [str(p) for p in paths]
     jobs = min(jobs or default_jobs(), max(1, len(names)))
-    cache = FeatureCache(feature_set.key, feature_set.dim, cache_root) if use_cache else None
+    key = feature_set.key if use_cache else ""
+    cache = FeatureCache(key, feature_set.dim, cache_root) if use_cache else None
     bar = tqdm(total=len(names), desc=f"features {feature_set.name}", unit="file", disable=not progress,
                leave=False, dynamic_ncols=True)
     results: list = [None] * len(names)
@@ -111,8 +122,8 @@ def extract_files(paths: Sequence[str | os.PathLike], feature_set: FeatureSet, *
                 data = digest = None
                 if cache is not None:
                     try:
-                        data = Path(name).read_bytes()
-                    except OSError:
+                        data = check_file(name).read_bytes()
+                    except (AudioError, OSError):
                         pass  # _one reports it
                     else:
                         digest = content_hash(data)
@@ -127,10 +138,13 @@ def extract_files(paths: Sequence[str | os.PathLike], feature_set: FeatureSet, *
                 if pool is None:
                     feature_set.warm_up()  # the forked workers inherit compiled kernels
                     pool = ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(
-                        feature_set, str(cache_root) if cache_root else None, use_cache))
+                        feature_set, key, str(cache_root) if cache_root else None, use_cache))
                 futures[pool.submit(_work, (name, digest))] = i
         for future in as_completed(futures):
-            results[futures[future]] = future.result()
+            vector, error, cached, problem = future.result()
+            results[futures[future]] = (vector, error, cached)
+            if problem and cache is not None:
+                cache.trouble(f"{problem} (in a worker process)")
             bar.update()
     finally:
         if pool is not None:

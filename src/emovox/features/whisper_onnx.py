@@ -103,30 +103,38 @@ class _Graph:
 
 
 def encoder_onnx(weights: dict[str, np.ndarray], *, n_layers: int = 3, pooled_layers: tuple[int, ...] = (2, 3),
-                 quantize: bool = True) -> bytes:
+                 frames: bool = False, quantize: bool = True) -> bytes:
     """The encoder's first ``n_layers`` layers as ONNX.
 
     Input ``log_mel``: float32 ``(1, 80, T)``, Whisper's log-mel (100 frames/s, T <= 3000).
     Output ``embedding``: float32 ``(1, 1024 * len(pooled_layers))``: per pooled layer
-    (1 = after the first transformer layer), the mean and standard deviation over time.
+    (0 = the convolutions' output with positions added, 1 = after the first transformer
+    layer, ...), the mean and standard deviation over time. The last layer of the full
+    encoder (``n_layers`` = the model's depth) is taken after Whisper's final layer norm.
+    With ``frames=True`` the outputs are instead the hidden states themselves,
+    ``hidden_<i>`` of shape ``(1, T', width)`` (50 frames/s) for each pooled layer ``i``.
     """
     g, w = _Graph(), weights
     heads = int(w["num_heads"])
+    depth = sum(1 for k in w if k.endswith("/ffn/linear_0/bias"))
+    if not 1 <= n_layers <= depth or not pooled_layers or not all(0 <= i <= n_layers for i in pooled_layers):
+        raise ParameterError(f"Whisper encoder: n_layers must be 1..{depth} and pooled_layers within 0..{n_layers}, "
+                             f"got {n_layers} and {pooled_layers}")
     width = w["encoder/conv1/bias"].shape[0]
     x = g.op("Gelu", g.op("Conv", "log_mel", g.const(w["encoder/conv1/weight"]), g.const(w["encoder/conv1/bias"]),
                           pads=[1, 1]))
     x = g.op("Gelu", g.op("Conv", x, g.const(w["encoder/conv2/weight"]), g.const(w["encoder/conv2/bias"]),
                           pads=[1, 1], strides=[2]))
     x = g.op("Transpose", x, perm=[0, 2, 1])  # (1, T', width)
-    frames = g.op("Slice", g.op("Shape", x), g.const(np.array([1])), g.const(np.array([2])))
-    positions = g.op("Slice", g.const(w["encoder/position_encodings/encodings"]), g.const(np.array([0])), frames,
-                     g.const(np.array([0])))
+    frames_count = g.op("Slice", g.op("Shape", x), g.const(np.array([1])), g.const(np.array([2])))
+    positions = g.op("Slice", g.const(w["encoder/position_encodings/encodings"]), g.const(np.array([0])),
+                     frames_count, g.const(np.array([0])))
     x = g.op("Add", x, positions)
     scale = g.const(np.array(1.0 / np.sqrt(width // heads), np.float32))
     split_heads = g.const(np.array([1, -1, 3, heads, width // heads]))
     merge_heads = g.const(np.array([1, -1, width]))
     time_axis = g.const(np.array([1]))
-    pooled = []
+    hidden = {0: x}
     for i in range(n_layers):
         p = f"encoder/layer_{i}"
         qkv = g.op("Transpose", g.op("Reshape", g.linear(g.norm(x, w, f"{p}/self_attention/layer_norm"), w,
@@ -137,19 +145,26 @@ def encoder_onnx(weights: dict[str, np.ndarray], *, n_layers: int = 3, pooled_la
                          axis=-1)
         context = g.op("Reshape", g.op("Transpose", g.op("MatMul", attention, v), perm=[0, 2, 1, 3]), merge_heads)
         x = g.op("Add", x, g.linear(context, w, f"{p}/self_attention/linear_1"))
-        hidden = g.op("Gelu", g.linear(g.norm(x, w, f"{p}/ffn/layer_norm"), w, f"{p}/ffn/linear_0"))
-        x = g.op("Add", x, g.linear(hidden, w, f"{p}/ffn/linear_1"))
-        if i + 1 in pooled_layers:
-            mean = g.op("ReduceMean", x, time_axis, keepdims=0)
-            centred = g.op("Sub", x, g.op("ReduceMean", x, time_axis, keepdims=1))
+        inner = g.op("Gelu", g.linear(g.norm(x, w, f"{p}/ffn/layer_norm"), w, f"{p}/ffn/linear_0"))
+        x = g.op("Add", x, g.linear(inner, w, f"{p}/ffn/linear_1"))
+        hidden[i + 1] = g.norm(x, w, "encoder/layer_norm") if i + 1 == depth else x
+    if frames:
+        outputs = [f"hidden_{i}" for i in pooled_layers]
+        for i, name in zip(pooled_layers, outputs):
+            g.nodes.append(helper.make_node("Identity", [hidden[i]], [name]))
+        infos = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, "steps", width]) for n in outputs]
+    else:
+        pooled = []
+        for i in pooled_layers:
+            mean = g.op("ReduceMean", hidden[i], time_axis, keepdims=0)
+            centred = g.op("Sub", hidden[i], g.op("ReduceMean", hidden[i], time_axis, keepdims=1))
             std = g.op("Sqrt", g.op("ReduceMean", g.op("Mul", centred, centred), time_axis, keepdims=0))
             pooled += [mean, std]
-    g.nodes.append(helper.make_node("Concat", pooled, ["embedding"], axis=-1))
+        g.nodes.append(helper.make_node("Concat", pooled, ["embedding"], axis=-1))
+        infos = [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, 2 * width * len(pooled_layers)])]
     graph = helper.make_graph(
         g.nodes, "whisper_base_encoder",
-        [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT, [1, 80, "frames"])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, 2 * width * len(pooled_layers)])],
-        g.initializers)
+        [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT, [1, 80, "frames"])], infos, g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="emovox")
     model.ir_version = 9

@@ -1,7 +1,7 @@
-"""The loop that joins them: source blocks → :class:`StreamRecognizer` → every sink.
+"""The loop that joins them: source blocks → :class:`StreamSession` → every sink.
 
 Ctrl-C (SIGINT) does not interrupt a block half-processed: it sets a flag, the
-loop stops after the current block, the recognizer is flushed (closing an open
+loop stops after the current block, the session is closed (closing an open
 segment, so it is classified and saved) and every sink is closed. A second
 Ctrl-C interrupts at once.
 """
@@ -16,7 +16,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .recognizer import Event, StreamRecognizer
+from ..results import Kind, Prediction
+from .recognizer import StreamSession
 
 
 @dataclass
@@ -25,14 +26,14 @@ class StreamReport:
 
     Attributes:
         events: the events emitted (segments and estimates), in order.
-        samples_in: samples the source delivered; samples_processed: samples the recognizer decided on.
+        samples_in: samples the source delivered; samples_processed: samples the session decided on.
         seconds: stream time processed, s; wall_seconds: wall-clock time of the run, s;
-        busy_seconds: time spent inside the recognizer (feed/flush), s.
+        busy_seconds: time spent inside the session (feed/close), s.
         overflows: input overflows the source reported.
         interrupted: stopped by Ctrl-C (or ``stop``) before the source ended.
     """
 
-    events: list[Event] = field(default_factory=list)
+    events: list[Prediction] = field(default_factory=list)
     samples_in: int = 0
     samples_processed: int = 0
     seconds: float = 0.0
@@ -42,8 +43,8 @@ class StreamReport:
     interrupted: bool = False
 
     @property
-    def segments(self) -> list[Event]:
-        return [e for e in self.events if e.kind == "segment"]
+    def segments(self) -> list[Prediction]:
+        return [e for e in self.events if e.kind == Kind.SEGMENT]
 
     @property
     def real_time_factor(self) -> float:
@@ -51,14 +52,14 @@ class StreamReport:
         return self.busy_seconds / self.seconds if self.seconds else 0.0
 
 
-def run(source: Iterable[np.ndarray], recognizer: StreamRecognizer, sinks: Iterable[Callable[[Event], None]] = (),
+def run(source: Iterable[np.ndarray], session: StreamSession, sinks: Iterable[Callable[[Prediction], None]] = (),
         *, stop: threading.Event | None = None, on_overflow: Callable[[int], None] | None = None,
         keep_events: bool = True) -> StreamReport:
-    """Stream ``source`` through ``recognizer`` into each sink until the source ends or ``stop`` is set.
+    """Stream ``source`` through ``session`` into each sink until the source ends or ``stop`` is set.
 
     Args:
-        source: iterable of float32 blocks at ``recognizer.rate`` (a FileSource or MicrophoneSource).
-        recognizer: the :class:`StreamRecognizer`.
+        source: iterable of float32 blocks at ``session.rate`` (a FileSource or MicrophoneSource).
+        session: the :class:`StreamSession`.
         sinks: callables given each event in order; those with ``close()`` are closed at the end.
         stop: set it (from any thread) to end the stream cleanly; SIGINT sets it too (main thread only).
         on_overflow: called with the running total whenever the source's ``overflows`` count grows.
@@ -78,7 +79,7 @@ def run(source: Iterable[np.ndarray], recognizer: StreamRecognizer, sinks: Itera
             except StopIteration:
                 break
             t = time.perf_counter()
-            events = recognizer.feed(block)
+            events = session.feed(block)
             report.busy_seconds += time.perf_counter() - t
             _deliver(events, sinks, report, keep_events)
             now = getattr(source, "overflows", 0)
@@ -90,7 +91,7 @@ def run(source: Iterable[np.ndarray], recognizer: StreamRecognizer, sinks: Itera
         if report.interrupted and hasattr(source, "close"):
             source.close()
         t = time.perf_counter()
-        events = recognizer.flush()
+        events = session.close()
         report.busy_seconds += time.perf_counter() - t
         _deliver(events, sinks, report, keep_events)
     finally:
@@ -100,14 +101,14 @@ def run(source: Iterable[np.ndarray], recognizer: StreamRecognizer, sinks: Itera
             if close:
                 close()
     report.wall_seconds = time.perf_counter() - began
-    report.samples_in = recognizer.samples_in
-    report.samples_processed = recognizer.samples_processed
-    report.seconds = recognizer.samples_in / recognizer.rate
+    report.samples_in = session.samples_in
+    report.samples_processed = session.samples_processed
+    report.seconds = session.samples_in / session.rate
     report.overflows = max(overflows, getattr(source, "overflows", 0))
     return report
 
 
-def _deliver(events: list[Event], sinks: list, report: StreamReport, keep: bool) -> None:
+def _deliver(events: list[Prediction], sinks: list, report: StreamReport, keep: bool) -> None:
     for event in events:
         for sink in sinks:
             sink(event)

@@ -1,7 +1,7 @@
-"""Where events go: the terminal, JSON lines, the speaker, a folder of WAV files.
+"""Where a stream's rows go: the terminal, JSON lines, the speaker, a folder of WAV files.
 
-A sink is any callable taking an :class:`~emovox.stream.recognizer.Event`; one
-with a ``close()`` method is closed at the end of the stream (after the last event).
+A sink is any callable taking a :class:`~emovox.results.Prediction`; one with a ``close()``
+method is closed at the end of the stream (after the last row).
 """
 
 from __future__ import annotations
@@ -9,47 +9,80 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Protocol, TextIO
 
 from ..paths import atomic_write
-from .recognizer import Event
+from ..results import Kind, Prediction
 
 
 class Sink(Protocol):
-    def __call__(self, event: Event) -> None: ...
+    def __call__(self, event: Prediction) -> None: ...
 
 
-def bars(probabilities: dict[str, float], width: int = 10) -> str:
-    """One bar per emotion, e.g. ``calm ██████···· 0.61``, in the model's label order."""
-    parts = []
-    for label, p in probabilities.items():
+def bars(probabilities: dict[str, float], width: int = 10, *, top: int | None = None,
+         columns: int | None = None) -> str:
+    """Bars for the most probable emotions first, e.g. ``calm ██████···· 0.61``.
+
+    Args:
+        probabilities: emotion -> probability.
+        width: characters per bar.
+        top: show at most this many emotions (``None``: all that fit).
+        columns: characters available; emotions that do not fit are left out (``None``: no limit).
+    """
+    parts: list[str] = []
+    used = 0
+    for label, p in sorted(probabilities.items(), key=lambda kv: -kv[1])[:top]:
         filled = int(round(p * width))
-        parts.append(f"{label} {'█' * filled}{'·' * (width - filled)} {p:.2f}")
+        part = f"{label} {'█' * filled}{'·' * (width - filled)} {p:.2f}"
+        if columns is not None and parts and used + 2 + len(part) > columns:
+            break
+        used += (2 if parts else 0) + len(part)
+        parts.append(part)
     return "  ".join(parts)
 
 
-class TerminalSink:
-    """Human-readable lines: stream time, kind, label and a bar per emotion.
+def terminal_columns(stream: TextIO) -> int | None:
+    """The width of the terminal ``stream`` writes to, or ``None`` when it is not a terminal."""
+    try:
+        if stream.isatty():
+            return shutil.get_terminal_size((80, 24)).columns
+    except (AttributeError, ValueError, OSError):
+        pass
+    return None
 
-    Segments get a line each; with ``estimates=True`` running estimates get an
-    indented ``~`` line (on a terminal, rewritten in place).
+
+class TerminalSink:
+    """Human-readable lines: stream time, kind, label and bars for the most probable emotions.
+
+    Segments get a line each; with ``estimates=True`` running estimates get an indented ``~`` line (on a
+    terminal, rewritten in place). On a terminal every line fits its width (the least probable emotions are
+    left out); elsewhere ``top`` emotions are shown (all by default).
     """
 
-    def __init__(self, stream: TextIO | None = None, *, estimates: bool = True, width: int = 10) -> None:
+    def __init__(self, stream: TextIO | None = None, *, estimates: bool = True, width: int = 10,
+                 top: int | None = None) -> None:
         self.stream = stream or sys.stdout
         self.estimates = estimates
         self.width = width
+        self.top = top
         self._live = self.stream.isatty() if hasattr(self.stream, "isatty") else False
         self._open_line = False
 
-    def __call__(self, event: Event) -> None:
-        times = f"{_clock(event.start)}–{_clock(event.end)}"
-        if event.kind == "estimate":
+    def _bars(self, event: Prediction, used: int, tail: int = 0) -> str:
+        columns = terminal_columns(self.stream)
+        room = None if columns is None else max(0, columns - 1 - used - tail)
+        return bars(event.probabilities, self.width, top=self.top, columns=room)
+
+    def __call__(self, event: Prediction) -> None:
+        times = f"{_clock(event.start_s)}–{_clock(event.end_s)}"
+        if event.kind == Kind.ESTIMATE:
             if not self.estimates:
                 return
-            line = f"  ~ {times}  {event.label:<9} {bars(event.probabilities, self.width)}"
+            head = f"  ~ {times}  {event.label:<9} "
+            line = head + self._bars(event, len(head))
             if self._live:
                 self.stream.write("\r\x1b[2K" + line)
                 self._open_line = True
@@ -58,8 +91,9 @@ class TerminalSink:
         else:
             prefix = "\r\x1b[2K" if self._open_line else ""
             self._open_line = False
-            self.stream.write(f"{prefix}#{event.index:<3} {times}  {event.label:<9} "
-                              f"{bars(event.probabilities, self.width)}  ({event.latency_ms:.0f} ms)\n")
+            head = f"#{event.index:<3} {times}  {event.label:<9} "
+            tail = f"  ({event.latency_ms or 0:.0f} ms)"
+            self.stream.write(f"{prefix}{head}{self._bars(event, len(head), len(tail))}{tail}\n")
         self.stream.flush()
 
     def close(self) -> None:
@@ -69,14 +103,14 @@ class TerminalSink:
 
 
 class JsonSink:
-    """One JSON object per event, per line (``Event.to_dict()``)."""
+    """One JSON object per row, per line (``Prediction.to_dict()``)."""
 
     def __init__(self, stream: TextIO | None = None, *, estimates: bool = True) -> None:
         self.stream = stream or sys.stdout
         self.estimates = estimates
 
     def __call__(self, event: Event) -> None:
-        if event.kind == "estimate" and not self.estimates:
+        if event.kind == Kind.ESTIMATE and not self.estimates:
             return
         self.stream.write(json.dumps(event.to_dict()) + "\n")
         self.stream.flush()
@@ -89,7 +123,7 @@ class SpeakSink:
         self.announcer = announcer
 
     def __call__(self, event: Event) -> None:
-        if event.kind == "segment":
+        if event.kind == Kind.SEGMENT:
             self.announcer.say(event.label)
 
     def close(self) -> None:
@@ -97,7 +131,7 @@ class SpeakSink:
 
 
 class SaveSink:
-    """Keeps every segment as ``DIR/segment-NNNN.wav`` (16-bit) with ``segment-NNNN.json`` (its event).
+    """Keeps every segment as ``DIR/segment-NNNN.wav`` (16-bit) with ``segment-NNNN.json`` (its row).
 
     Each file is written atomically when its segment ends, so an interrupted stream
     leaves only whole files. ``written`` lists the WAV paths.
@@ -109,13 +143,13 @@ class SaveSink:
         self.written: list[Path] = []
 
     def __call__(self, event: Event) -> None:
-        if event.kind != "segment" or event.samples is None:
+        if event.kind != Kind.SEGMENT or event.samples is None:
             return
         import soundfile as sf
 
         stem = self.folder / f"segment-{event.index:04d}"
         buffer = io.BytesIO()
-        sf.write(buffer, event.samples, event.rate, format="WAV", subtype="PCM_16")
+        sf.write(buffer, event.samples, event.rate_hz, format="WAV", subtype="PCM_16")
         atomic_write(stem.with_suffix(".wav"), buffer.getvalue())
         atomic_write(stem.with_suffix(".json"), json.dumps(event.to_dict(), indent=2).encode())
         self.written.append(stem.with_suffix(".wav"))

@@ -16,11 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from .. import audio as audio_io
-from ..errors import EmovoxError, ParameterError
-
-
-class DeviceError(EmovoxError):
-    """An audio device problem: none found, no such device, unplugged, or PortAudio missing."""
+from ..errors import DeviceError, ParameterError
 
 
 def _block_size(block_seconds: float, rate: int) -> int:
@@ -32,16 +28,18 @@ def _block_size(block_seconds: float, rate: int) -> int:
 class FileSource:
     """A file delivered in blocks, at real-time pace or as fast as possible: a stand-in microphone.
 
+    The file is decoded block by block (:class:`emovox.audio.AudioReader`), so its length does not matter.
+
     Args:
-        path: WAV, FLAC or OGG file (downmixed to mono).
-        block_seconds: length of each block in seconds (the last block may be shorter).
+        path: any file libsndfile reads (downmixed to mono).
+        block_seconds: length of each block in seconds (the last may be shorter).
         realtime: pace the blocks at the file's own speed (block ``k`` is returned no earlier than
             ``k * block_seconds`` after the first); else as fast as the consumer takes them.
-        rate: resample to this rate in Hz; ``None`` keeps the file's rate.
+        max_duration_s: stop with an :class:`~emovox.errors.AudioError` past this many seconds.
 
     Attributes:
-        rate: sample rate of the blocks, Hz.
-        total_samples: samples in the file (at ``rate``).
+        rate: sample rate of the blocks (the file's), Hz.
+        total_samples: samples the file's header announces.
         samples_out: samples delivered so far.
         overflows: always 0 (a file never overflows); here so sources are interchangeable.
 
@@ -50,36 +48,40 @@ class FileSource:
     """
 
     def __init__(self, path: str | os.PathLike, *, block_seconds: float = 0.032, realtime: bool = False,
-                 rate: int | None = None) -> None:
+                 max_duration_s: float | None = None) -> None:
         self.path = Path(path)
-        self._audio = audio_io.load(self.path, rate=rate)
-        self.rate = self._audio.rate
-        self.block = _block_size(block_seconds, self.rate)
+        if not block_seconds or block_seconds <= 0:
+            raise ParameterError(f"block_seconds must be > 0, got {block_seconds!r}")
+        self._reader = audio_io.AudioReader(self.path, block_s=block_seconds, max_duration_s=max_duration_s)
+        self.rate = self._reader.rate
+        self.block = self._reader.block
         self.realtime = realtime
-        self.total_samples = self._audio.samples.size
+        self.total_samples = self._reader.header_frames
         self.samples_out = 0
         self.overflows = 0
         self.name = str(self.path)
 
     @property
     def duration(self) -> float:
-        """Length of the file in seconds."""
+        """Length of the file in seconds, as its header says."""
         return self.total_samples / self.rate
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        samples = self._audio.samples
         began = time.monotonic()
-        for at in range(0, samples.size, self.block):
-            if self.realtime:
-                wait = began + at / self.rate - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-            block = samples[at:at + self.block]
-            self.samples_out += block.size
-            yield block
+        try:
+            for block in self._reader:
+                if self.realtime:
+                    wait = began + self.samples_out / self.rate - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                self.samples_out += block.size
+                yield block
+        finally:
+            self._reader.close()
 
     def close(self) -> None:
-        """Nothing to release; here so sources are interchangeable."""
+        """Release the file."""
+        self._reader.close()
 
 
 def _sounddevice():

@@ -205,34 +205,40 @@ class Segmenter:
     """Hysteresis on per-frame speech probabilities, as Silero's ``get_speech_timestamps``, but online.
 
     Feed probabilities one frame at a time with :meth:`push`; it answers a
-    :class:`Span` on the frame where the end of speech is decided (that is, ``min_silence``
-    after the last speech frame), else ``None``. Times are in frames of ``frame_seconds``.
+    :class:`Span` on the frame where the end of speech is decided (that is, ``min_silence_s``
+    after the last speech frame), else ``None``. Spans are in frames of ``frame_s`` seconds.
 
     Args:
         threshold: probability at or above which a frame is speech.
         neg_threshold: probability below which a frame is silence (between the two, the state holds);
             ``None``: ``threshold - 0.15``.
-        min_speech: seconds; shorter segments are dropped.
-        min_silence: seconds of silence that end a segment.
-        max_segment: seconds; longer speech is cut into segments of this length.
-        frame_seconds: duration of one frame.
+        min_speech_s: seconds; shorter segments are dropped.
+        min_silence_s: seconds of silence that end a segment.
+        max_segment_s: seconds; longer speech is cut into segments of this length.
+        frame_s: duration of one frame, seconds.
+
+    Attributes:
+        min_speech_frames, min_silence_frames, max_segment_frames: the same three, in frames.
+        frame: frames pushed so far.
+        start: the open segment's first frame, or ``None``.
     """
 
-    def __init__(self, *, threshold: float = 0.5, neg_threshold: float | None = None, min_speech: float = 0.25,
-                 min_silence: float = 1.0, max_segment: float = 10.0, frame_seconds: float = FRAME / VAD_RATE) -> None:
+    def __init__(self, *, threshold: float = 0.5, neg_threshold: float | None = None, min_speech_s: float = 0.25,
+                 min_silence_s: float = 1.0, max_segment_s: float = 10.0, frame_s: float = FRAME / VAD_RATE) -> None:
         neg = threshold - 0.15 if neg_threshold is None else neg_threshold
         if not 0.0 < threshold <= 1.0 or not 0.0 <= neg <= threshold:
             raise ParameterError(f"VAD thresholds must satisfy 0 <= neg_threshold ({neg}) <= threshold "
                                  f"({threshold}) <= 1")
-        for name, value in (("min_speech", min_speech), ("min_silence", min_silence), ("max_segment", max_segment)):
+        for name, value in (("min_speech_s", min_speech_s), ("min_silence_s", min_silence_s),
+                            ("max_segment_s", max_segment_s)):
             if value < 0:
                 raise ParameterError(f"{name} must be >= 0 seconds, got {value}")
-        if max_segment <= min_speech:
-            raise ParameterError(f"max_segment ({max_segment} s) must exceed min_speech ({min_speech} s)")
+        if max_segment_s <= min_speech_s:
+            raise ParameterError(f"max_segment_s ({max_segment_s} s) must exceed min_speech_s ({min_speech_s} s)")
         self.threshold, self.neg_threshold = threshold, neg
-        self.min_speech = max(1, round(min_speech / frame_seconds))
-        self.min_silence = max(1, round(min_silence / frame_seconds))
-        self.max_segment = max(self.min_speech + 1, round(max_segment / frame_seconds))
+        self.min_speech_frames = max(1, round(min_speech_s / frame_s))
+        self.min_silence_frames = max(1, round(min_silence_s / frame_s))
+        self.max_segment_frames = max(self.min_speech_frames + 1, round(max_segment_s / frame_s))
         self.frame = 0
         self.start: int | None = None
         self._silence_from: int | None = None
@@ -253,9 +259,9 @@ class Segmenter:
             self._silence_from = None
         elif probability < self.neg_threshold and self._silence_from is None:
             self._silence_from = i
-        if self._silence_from is not None and i + 1 - self._silence_from >= self.min_silence:
+        if self._silence_from is not None and i + 1 - self._silence_from >= self.min_silence_frames:
             return self._close(self._silence_from)
-        if i + 1 - self.start >= self.max_segment:
+        if i + 1 - self.start >= self.max_segment_frames:
             span = self._close(i + 1, forced=True)
             self.start = i + 1  # speech goes on: the next segment starts here
             return span
@@ -269,4 +275,4 @@ class Segmenter:
 
     def _close(self, end: int, forced: bool = False) -> Span | None:
         start, self.start, self._silence_from = self.start, None, None
-        return Span(start, end, forced) if end - start >= self.min_speech else None
+        return Span(start, end, forced) if end - start >= self.min_speech_frames else None

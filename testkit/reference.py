@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import Audio
-from .vad import LEVEL_FRAME_SECONDS, MIN_LOUD_RUN, frame_levels, loud_span
+from emovox.audio import Audio
+from emovox.stream.vad import LEVEL_FRAME_SECONDS, MIN_LOUD_RUN, frame_levels, loud_span
 
 EDGE_SECONDS = 0.200
 ABOVE_FLOOR_DB = 20.0
@@ -99,5 +99,5 @@ def join_clips(clips: list[tuple[Audio, str | None]], *, gap: float = 1.0, rate:
 
 
 def match_segments(placed: list[Placed], segments: list) -> list[list]:
-    """For each placed clip, the segments (objects with ``start``/``end`` seconds) that overlap its clip span."""
-    return [[s for s in segments if s.start < p.clip_end and s.end > p.clip_start] for p in placed]
+    """For each placed clip, the segments (objects with ``start_s``/``end_s`` seconds) that overlap its clip span."""
+    return [[s for s in segments if s.start_s < p.clip_end and s.end_s > p.clip_start] for p in placed]

@@ -5,21 +5,18 @@ from __future__ import annotations
 import tkinter as tk
 from pathlib import Path
 from tkinter import filedialog, ttk
-from typing import TYPE_CHECKING
 
-from ..labels import EMOTIONS, SEED_EMOTIONS
-from ..models import DEFAULT_MODEL, MODELS
-from . import desktop_jobs as jobs
-from .desktop_widgets import EmotionBars
-
-if TYPE_CHECKING:
-    from .desktop import App
+from ...labels import EMOTIONS, SEED_EMOTIONS
+from ...models import DEFAULT_MODEL, MODELS
+from . import jobs
+from .host import Host
+from .widgets import EmotionBars
 
 
 class TrainPanel(ttk.Frame):
     """Pick a corpus folder, emotions and model; train off the UI thread; show speaker-independent figures."""
 
-    def __init__(self, master: tk.Misc, app: App) -> None:
+    def __init__(self, master: tk.Misc, app: Host) -> None:
         super().__init__(master, padding=16)
         self.app = app
         settings = app.settings
@@ -157,10 +154,17 @@ class TrainPanel(ttk.Frame):
         self.train_button.state(["!disabled"])
         self.progress["value"] = 1.0
         self.show_result(outcome)
-        self.app.use_model(outcome["bundle"])
         s = outcome["result"]["summary"]
-        self.app.show_info(f"Trained: UAR {s['uar']['mean']:.1f} % on speakers it never heard. "
-                           "The new model is now in use.")
+        figure = f"UAR {s['uar']['mean']:.1f} % on speakers it never heard"
+        replace = self.app.model is None or self.app.confirm(
+            "Use the new model?", f"The new model reaches {figure}.\n\nUse it instead of the model in use "
+                                  "(also for `emovox predict` and the server)?")
+        if replace:
+            self.app.use_model(outcome["bundle"], make_current=True)
+        self.bundle_var.set(("Saved and now in use: " if replace else "Saved in the model store (not in use): ")
+                            + str(outcome["bundle"]))
+        self.app.show_info(f"Trained: {figure}. " + ("The new model is now in use." if replace else
+                                                     "The model in use is unchanged."))
         self.app.speak(f"Model is trained. On new speakers it recognises {s['uar']['mean']:.0f} percent.")
 
     def show_result(self, outcome: dict) -> None:
@@ -176,7 +180,6 @@ class TrainPanel(ttk.Frame):
         data = outcome["dataset"]
         self.stage_var.set(f"Done: {result['n_folds']} folds of {result['protocol']}, "
                            f"{data['files']} recordings from {data['speakers']} speakers.")
-        self.bundle_var.set(f"Saved and now in use: {outcome['bundle']}")
 
 
     def _fit_confusion(self) -> None:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 #: Environment variable read for the API key when ``--api-key`` is not given.
 API_KEY_ENV = "EMOVOX_API_KEY"
 
 
-def register(command) -> None:
-    """Add the ``serve`` sub-command; ``command(name, help, run)`` returns its parser."""
-    p = command("serve", "serve the HTTP/WebSocket API and the web page", run)
-    p.add_argument("--model", type=Path, default=None, help="bundle (default: the current model)")
+from .common import MODEL_EPILOG, add_model_option
+
+NAME = "serve"
+HELP = "serve the HTTP/WebSocket API and the web page"
+EPILOG = MODEL_EPILOG
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_option(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default %(default)s; 0.0.0.0 to listen on every interface)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default %(default)s)")
@@ -34,9 +38,6 @@ def register(command) -> None:
                    help="prediction threads (default: cores, at most 4: %(default)s)")
     p.add_argument("--segment-over", type=float, default=10.0,
                    help="uploads longer than this (seconds) also get per-segment results (default %(default)s)")
-    p.add_argument("--classify-rate", type=int, default=None,
-                   help="resample live and segmented audio to this rate (Hz) before classifying; use the rate the "
-                        "model was trained at, e.g. 48000 for RAVDESS (default: the audio's own rate)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn log level (default %(default)s)")
 
@@ -44,7 +45,7 @@ def register(command) -> None:
 def config_from_args(args: argparse.Namespace):
     """The :class:`~emovox.apps.server.ServerConfig` that ``args`` describe."""
     from ..errors import ParameterError
-    from .server import ServerConfig
+    from ..apps.server.common import ServerConfig
 
     for name in ("max_upload_mb", "max_duration", "max_streams", "max_stream_seconds", "timeout", "idle_timeout",
                  "max_pending", "workers"):
@@ -54,7 +55,6 @@ def config_from_args(args: argparse.Namespace):
                         max_streams=args.max_streams, max_stream_seconds=args.max_stream_seconds,
                         request_timeout=args.timeout, idle_timeout=args.idle_timeout, max_pending=args.max_pending,
                         workers=args.workers, segment_over=args.segment_over,
-                        classify_rate=args.classify_rate,
                         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None)
 
 
@@ -62,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
     """Load the model and serve until interrupted."""
     import uvicorn
 
-    from ..recognizer import load_model
-    from .server import create_app
+    from ..apps.server.app import create_app
+    from .common import load
 
     config = config_from_args(args)
-    model = load_model(args.model)
+    model = load(args)
     app = create_app(model, config)
-    print(f"emovox: serving {model.path.name} ({', '.join(model.labels)}) on http://{args.host}:{args.port}/"
+    print(f"emovox: serving {model.describe()} on http://{args.host}:{args.port}/"
           + (" (API key required)" if config.api_key else ""), flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws_max_size=4 * 1024 * 1024,
                 timeout_keep_alive=5, server_header=False)

@@ -19,37 +19,38 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
-from .. import audio as audio_io
-from ..errors import AudioError
-from .server import API_KEY_HEADER, ApiError, State
+from ...results import Predictions
+from ...segmentation import Auto
+from .common import API_KEY_HEADER, ApiError, State
 
 #: Media types accepted for a raw body or a multipart file part.
 AUDIO_TYPES = frozenset({"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/flac", "audio/x-flac",
                          "audio/ogg", "audio/opus", "video/ogg", "application/ogg", "application/octet-stream"})
 MULTIPART = "multipart/form-data"
-#: Block length, seconds, in which long uploads are fed to the streaming recognizer.
-SEGMENT_BLOCK = 0.5
 
 
-class Segment(BaseModel):
-    """One stretch of speech found in a long upload."""
+class Row(BaseModel):
+    """One stretch of the recording and its emotion."""
 
-    start: float = Field(description="seconds from the start of the upload")
-    end: float = Field(description="seconds from the start of the upload")
+    start_s: float = Field(description="seconds from the start of the upload")
+    end_s: float = Field(description="seconds from the start of the upload")
     label: str
-    probabilities: dict[str, float]
+    probabilities: dict[str, float] = Field(description="emotion -> probability, in the model's label order")
+    kind: str = Field(description="'whole' (one row for the whole recording) or 'segment' (a stretch of speech)")
+    index: int
 
 
 class PredictResult(BaseModel):
-    """The answer of ``POST /v1/predict``."""
+    """The answer of ``POST /v1/predict``: the recording's timeline and a summary that agrees with it."""
 
-    label: str = Field(description="the most probable emotion of the whole recording")
-    probabilities: dict[str, float] = Field(description="emotion -> probability, in the model's label order")
-    duration: float = Field(description="seconds of audio")
-    rate: int = Field(description="sample rate of the upload, Hz")
     name: str = Field(description="the file name given, or 'upload'")
-    segments: list[Segment] | None = Field(None, description="per-segment results, for uploads longer than "
-                                                             "the server's segment_over (else null)")
+    duration_s: float = Field(description="seconds of audio")
+    rate_hz: int = Field(description="sample rate of the upload, Hz (the model resamples it to its own)")
+    kind: str = Field(description="'whole' for recordings up to the server's segment_over seconds, else 'segment'")
+    predictions: list[Row] = Field(description="the timeline: one row, or a row per stretch of speech")
+    label: str = Field(description="the emotion with the most time in the timeline (the whole's, for one row)")
+    probabilities: dict[str, float] = Field(description="the rows' probabilities averaged, weighted by duration")
+    share: dict[str, float] = Field(description="emotion -> fraction of the timeline's time it is the label of")
     elapsed_ms: float = Field(description="server time to decode and predict")
 
 
@@ -132,43 +133,43 @@ async def file_part(request: Request, body: bytes) -> tuple[str, bytes]:
 
 
 def analyse(state: State, data: bytes, name: str) -> dict:
-    """Decode and predict (runs on a worker thread); per-segment results for long audio."""
+    """Decode in blocks and predict (runs on a worker thread): one row, or a timeline for long uploads."""
     began = time.perf_counter()
     limits = state.config
     try:
         info = sf.info(io.BytesIO(data))
-        if info.samplerate and info.frames / info.samplerate > limits.max_duration:
-            raise ApiError(413, f"{name}: {info.frames / info.samplerate:.1f} s of audio is over the limit "
-                                f"of {limits.max_duration:g} s")
-    except (sf.LibsndfileError, RuntimeError, ValueError):
-        pass  # decode() below says what is wrong with it
-    try:
-        audio = audio_io.decode(data, name=name)
-        if audio.duration > limits.max_duration:
-            raise ApiError(413, f"{name}: {audio.duration:.1f} s of audio is over the limit of "
-                                f"{limits.max_duration:g} s")
-        prediction = state.model.predict(audio)
-        segments = segment_results(state, audio) if audio.duration > limits.segment_over else None
-    except AudioError as exc:
-        raise ApiError(422, str(exc)) from None
-    return {"label": prediction.label, "probabilities": prediction.probabilities,
-            "duration": round(audio.duration, 4), "rate": audio.rate, "name": name, "segments": segments,
-            "elapsed_ms": round(1000 * (time.perf_counter() - began), 2)}
+        rate, header_s = int(info.samplerate), info.frames / info.samplerate
+    except (sf.LibsndfileError, RuntimeError, ValueError, ZeroDivisionError):
+        rate, header_s = 0, 0.0  # process_file below says what is wrong with it
+    if header_s > limits.max_duration:
+        raise ApiError(413, f"{name}: {header_s:.1f} s of audio is over the limit of {limits.max_duration:g} s")
+    found = state.model.process_file(io.BytesIO(data), name=name, max_duration_s=limits.max_duration,
+                                     segment=Auto(max_whole_s=limits.segment_over))
+    if found.errors:
+        error = found.errors[0]
+        raise ApiError(413 if "longer than the limit" in error.problem else 422, error.message)
+    if not len(found):
+        raise ApiError(422, f"{name}: no stretch of speech found")
+    return timeline(found, name, header_s, rate) | {"elapsed_ms": round(1000 * (time.perf_counter() - began), 2)}
 
 
-def segment_results(state: State, audio: audio_io.Audio) -> list[dict] | None:
-    """Speech segments of ``audio`` and their emotions, from the streaming recognizer."""
-    from ..stream.recognizer import StreamRecognizer
+def timeline(found: Predictions, name: str, duration_s: float, rate: int) -> dict:
+    """The answer's body from the rows: the timeline and a summary computed from it."""
+    import numpy as np
 
-    recognizer = StreamRecognizer(state.model, rate=audio.rate, estimate_window=None,
-                                  classify_rate=state.config.classify_rate)
-    hop = max(1, int(SEGMENT_BLOCK * audio.rate))
-    events = []
-    for start in range(0, len(audio.samples), hop):
-        events += recognizer.feed(audio.samples[start:start + hop])
-    events += recognizer.flush()
-    return [{key: event.to_dict()[key] for key in ("start", "end", "label", "probabilities")}
-            for event in events if event.kind == "segment"]
+    labels = found.labels
+    rows = [row.to_dict() for row in found]
+    for row in rows:
+        row.pop("file", None)
+    weights = np.array([max(p.duration_s, 1e-6) for p in found])
+    probs = np.array([[p.probabilities[label] for label in labels] for p in found])
+    mean = (weights[:, None] * probs).sum(axis=0) / weights.sum() if len(found) else np.zeros(len(labels))
+    share = {label: round(float(weights[[p.label == label for p in found]].sum() / weights.sum()), 4)
+             if len(found) else 0.0 for label in labels}
+    top = max(share, key=share.get) if len(found) else (labels[int(np.argmax(mean))] if labels else "")
+    return {"name": name, "duration_s": round(duration_s, 4), "rate_hz": rate,
+            "kind": str(found[0].kind) if len(found) else "segment", "predictions": rows, "label": top,
+            "probabilities": {label: round(float(p), 6) for label, p in zip(labels, mean)}, "share": share}
 
 
 def _clean_name(name: str) -> str:

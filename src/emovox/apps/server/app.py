@@ -3,8 +3,8 @@
 >>> app = create_app(emovox.load_model("model.emovox"), ServerConfig(api_key="s3cret"))  # doctest: +SKIP
 >>> uvicorn.run(app, host="127.0.0.1", port=8000)                                          # doctest: +SKIP
 
-Routes: ``POST /v1/predict`` (see :mod:`.server_predict`), ``WS /v1/stream``
-(see :mod:`.server_stream`), ``GET /v1/model``, ``GET /healthz``, ``GET /openapi.json``,
+Routes: ``POST /v1/predict`` (see :mod:`.predict`), ``WS /v1/stream``
+(see :mod:`.stream`), ``GET /v1/model``, ``GET /healthz``, ``GET /openapi.json``,
 and the page at ``/`` with its files under ``/static/``. Every error is JSON:
 ``{"error": {"status": 415, "code": "unsupported_media_type", "message": "..."}}``.
 """
@@ -12,15 +12,11 @@ and the page at ``/`` with its files under ``/static/``. Every error is JSON:
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from pathlib import Path
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -29,116 +25,22 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
 
-from .. import __version__
-from ..recognizer import Recognizer
+from ... import __version__
+from ...recognizer import Recognizer
+from . import predict, stream
+from .common import API_KEY_HEADER, ApiError, ServerConfig, State, error_body
 
 log = logging.getLogger("emovox.server")
 
 WEB_DIR = Path(__file__).with_name("web")
-API_KEY_HEADER = "X-API-Key"
 #: Content-Security-Policy of every response: nothing is loaded from anywhere but this server.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; media-src 'self'; worker-src 'self'; object-src 'none'; "
        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
-@dataclass(frozen=True)
-class ServerConfig:
-    """Limits and options of the service; every field is a ``emovox serve`` option.
-
-    Attributes:
-        max_upload_bytes: largest accepted request body (413 above it).
-        max_duration: longest accepted upload, seconds (413 above it).
-        max_streams: WebSocket streams open at once (further ones are closed with 1013).
-        max_stream_seconds: most audio one stream may send, seconds.
-        request_timeout: seconds to receive a body, and again to answer it (408 / 503).
-        idle_timeout: seconds a stream may stay silent between messages before it is closed.
-        max_pending: predictions queued or running at once before 503 "busy".
-        workers: threads that run predictions (CPU-bound work never runs on the event loop).
-        blas_threads: BLAS/OpenMP threads per prediction, set for the whole process while serving.
-        segment_over: uploads longer than this many seconds also get per-segment results.
-        classify_rate: resample streamed and segmented audio to this rate (Hz) before classifying
-            (``None``: classify at the audio's own rate); use the rate the model was trained at.
-        api_key: if set, ``/v1/*`` needs it in the ``X-API-Key`` header (or, for the
-            WebSocket, in its first message).
-    """
-
-    max_upload_bytes: int = 20 * 1024 * 1024
-    max_duration: float = 600.0
-    max_streams: int = 8
-    max_stream_seconds: float = 3600.0
-    request_timeout: float = 30.0
-    idle_timeout: float = 30.0
-    max_pending: int = 64
-    workers: int = 2
-    blas_threads: int = 1
-    segment_over: float = 10.0
-    classify_rate: int | None = None
-    api_key: str | None = None
-
-    def public(self) -> dict:
-        """The limits, as ``GET /v1/model`` shows them (without the key)."""
-        return {k: v for k, v in asdict(self).items() if k != "api_key"} | {"api_key_required": bool(self.api_key)}
-
-
-class ApiError(Exception):
-    """An error answered as JSON with an HTTP status (4xx / 503); ``message`` is one line."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
-
-
-def error_body(status: int, message: str) -> dict:
-    """The JSON body of every error answer."""
-    code = HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
-    return {"error": {"status": status, "code": code, "message": message}}
-
-
-class State:
-    """What the routes share: the model, the limits, the prediction threads and counters."""
-
-    def __init__(self, model: Recognizer, config: ServerConfig) -> None:
-        self.model = model
-        self.config = config
-        self.executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="emovox-predict")
-        self.pending = 0
-        self.streams = 0
-
-    async def run(self, fn, *args, timeout: float | None = None):
-        """Run ``fn(*args)`` on a prediction thread; 503 if too many wait or it takes too long."""
-        if self.pending >= self.config.max_pending:
-            raise ApiError(503, f"busy: {self.pending} predictions pending; retry later", {"Retry-After": "1"})
-        self.pending += 1
-        try:
-            future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
-            return await asyncio.wait_for(future, timeout or self.config.request_timeout)
-        except asyncio.TimeoutError:
-            raise ApiError(503, f"prediction took longer than {timeout or self.config.request_timeout:g} s",
-                           {"Retry-After": "1"}) from None
-        finally:
-            self.pending -= 1
-
-    def check_key(self, given: str | None) -> None:
-        """Raise 401 unless no key is configured or ``given`` matches it."""
-        key = self.config.api_key
-        if key and not (given and hmac.compare_digest(given.encode(), key.encode())):
-            raise ApiError(401, f"missing or wrong API key (send it in the {API_KEY_HEADER} header)",
-                           {"WWW-Authenticate": API_KEY_HEADER})
-
-    def warm_up(self) -> None:
-        """Predict a short tone at the usual rates, so that the first real request is not slow."""
-        for rate in (48000, 44100, 16000):
-            wave = np.sin(2 * np.pi * 220 * np.arange(rate) / rate) * 0.3
-            self.model.predict(wave.astype(np.float32), rate=rate)
-
-
 def create_app(model: Recognizer, config: ServerConfig | None = None) -> FastAPI:
     """The ASGI application serving ``model`` under ``config``'s limits."""
-    from . import server_predict, server_stream
-
     state = State(model, config or ServerConfig())
 
     @asynccontextmanager
@@ -166,13 +68,13 @@ def create_app(model: Recognizer, config: ServerConfig | None = None) -> FastAPI
     async def model_info(request: Request) -> dict:
         state.check_key(request.headers.get(API_KEY_HEADER))
         info = model.info
-        return {"labels": model.labels, "feature_set": info.get("feature_set"), "model": info.get("model"),
+        return {"labels": model.labels, "rate": model.rate, "feature_set": info.get("feature_set"), "model": info.get("model"),
                 "training": info.get("training"), "metrics": info.get("metrics"),
                 "created": info.get("created"), "emovox_version": info.get("emovox_version"),
                 "file": Path(model.path).name, "limits": state.config.public()}
 
-    server_predict.add_routes(app, state)
-    server_stream.add_routes(app, state)
+    predict.add_routes(app, state)
+    stream.add_routes(app, state)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -6,7 +6,7 @@ The protocol, one WebSocket per stream:
    only when the server has one and the ``X-API-Key`` header was not sent);
 2. server → ``{"type": "ready", "labels": [...], "rate": 48000, "format": "s16"}``;
 3. client → binary messages of mono little-endian PCM (16-bit integers or float32);
-   server → ``{"type": "estimate" | "segment", "start", "end", "label", "probabilities",
+   server → ``{"type": "estimate" | "segment", "start_s", "end_s", "label", "probabilities", "index",
    "latency_ms", "server_ms"}`` as the recognizer produces them (``server_ms``: from the
    arrival of the block that produced the event to its sending);
 4. client → ``{"type": "end"}``; server flushes, sends the last events, then
@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from ..errors import AudioError, EmovoxError
-from .server import API_KEY_HEADER, ApiError, State
+from ...errors import AudioError, EmovoxError
+from .common import API_KEY_HEADER, ApiError, State
 
 FORMATS = {"s16": np.dtype("<i2"), "f32": np.dtype("<f4")}
 MIN_RATE, MAX_RATE = 8000, 192000
@@ -68,11 +68,9 @@ def add_routes(app: FastAPI, state: State) -> None:
 
 
 async def _serve(ws: WebSocket, state: State) -> None:
-    from ..stream.recognizer import StreamRecognizer
-
     first = await _receive(ws, state)
     rate, dtype = _parse_start(first, ws, state)
-    recognizer = StreamRecognizer(state.model, rate=rate, classify_rate=state.config.classify_rate)
+    session = state.model.stream(rate, file="<stream>")
     await ws.send_json({"type": "ready", "labels": state.model.labels, "rate": rate,
                         "format": next(k for k, v in FORMATS.items() if v == dtype)})
     received = 0.0
@@ -85,9 +83,9 @@ async def _serve(ws: WebSocket, state: State) -> None:
             if received > state.config.max_stream_seconds:
                 raise StreamClosed(1009, 413, f"stream is over the limit of {state.config.max_stream_seconds:g} s "
                                               "of audio")
-            events = await _run(state, recognizer.feed, block)
+            events = await _run(state, session.feed, block)
         elif _is_end(message.get("text")):
-            events = await _run(state, recognizer.flush)
+            events = await _run(state, session.close)
             await _send(ws, events, arrived)
             await ws.send_json({"type": "done", "seconds": round(received, 3)})
             await ws.close(1000)
@@ -160,7 +158,8 @@ async def _run(state: State, fn, *args) -> list:
 async def _send(ws: WebSocket, events: list, arrived: float) -> None:
     for event in events:
         payload = event.to_dict()
-        payload["type"] = payload.pop("kind", event.kind)
+        payload["type"] = payload.pop("kind")
+        payload.pop("file", None)
         payload["server_ms"] = round(1000 * (time.perf_counter() - arrived), 2)
         await ws.send_json(payload)
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..paths import home_dir
+from ...paths import home_dir
+from ...settings import models_dir
 
-#: Sample rate of recordings and live listening, Hz.
-RATE = 16000
+#: Sample rate the microphone is opened at, Hz (what most sound cards capture at; the model resamples to its own).
+MIC_RATE = 48000
 
 Post = Callable[[str, object], None]
 
@@ -38,17 +39,17 @@ class AudioInput:
     device: int | str | None = None
     realtime: bool = True
 
-    def open(self) -> Iterable[np.ndarray]:
-        """A fresh source of float32 mono blocks at :data:`RATE`.
+    def open(self):
+        """A fresh source of float32 mono blocks at its ``rate`` (the file's, or :data:`MIC_RATE`).
 
         Raises:
             EmovoxError: the file cannot be read, or there is no usable microphone.
         """
-        from ..stream import FileSource, MicrophoneSource
+        from ...stream import FileSource, MicrophoneSource
 
         if self.file is not None:
-            return FileSource(self.file, realtime=self.realtime, rate=RATE)
-        return MicrophoneSource(self.device, rate=RATE)
+            return FileSource(self.file, realtime=self.realtime)
+        return MicrophoneSource(self.device, rate=MIC_RATE)
 
     def describe(self) -> str:
         return f"file {self.file.name}" if self.file is not None else f"microphone {self.device or '(default)'}"
@@ -59,12 +60,12 @@ def rms(block: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(block, dtype=np.float64)))) if len(block) else 0.0
 
 
-def record(source: Iterable[np.ndarray], seconds: float, stop: threading.Event, post: Post) -> np.ndarray:
+def record(source, seconds: float, stop: threading.Event, post: Post) -> np.ndarray:
     """Collect up to ``seconds`` of audio, posting ``("level", rms)`` for each block.
 
-    Ends early when the source ends or ``stop`` is set. Returns float32 samples at :data:`RATE`.
+    Ends early when the source ends or ``stop`` is set. Returns float32 samples at ``source.rate``.
     """
-    wanted = int(seconds * RATE)
+    wanted = int(seconds * source.rate)
     blocks, have = [], 0
     for block in source:
         block = np.asarray(block, dtype=np.float32).reshape(-1)[: wanted - have]
@@ -77,8 +78,9 @@ def record(source: Iterable[np.ndarray], seconds: float, stop: threading.Event, 
     return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
 
-def save_recording(samples: np.ndarray, folder: Path | None = None) -> Path:
-    """Write samples as a 16-bit WAV in ``folder`` (default ``<EMOVOX_HOME>/recordings``); return the path."""
+def save_recording(samples: np.ndarray, rate: int, folder: Path | None = None) -> Path:
+    """Write samples (at ``rate`` Hz) as a 16-bit WAV in ``folder`` (default ``<EMOVOX_HOME>/recordings``);
+    return the path."""
     import soundfile as sf
 
     folder = Path(folder or home_dir() / "recordings")
@@ -88,29 +90,27 @@ def save_recording(samples: np.ndarray, folder: Path | None = None) -> Path:
     while path.exists():
         n += 1
         path = path.with_name(time.strftime(f"recording-%Y%m%d-%H%M%S-{n}.wav"))
-    sf.write(str(path), samples, RATE, subtype="PCM_16")
+    sf.write(str(path), samples, rate, subtype="PCM_16")
     return path
 
 
-def listen(model, source: Iterable[np.ndarray], stop: threading.Event, post: Post) -> int:
-    """Stream ``source`` through a :class:`~emovox.stream.StreamRecognizer`.
+def listen(model, source, stop: threading.Event, post: Post) -> int:
+    """Stream ``source`` (blocks at ``source.rate``) through the model's stream session.
 
-    Posts ``("level", rms)`` per block and ``("event", Event)`` per segment or estimate;
-    returns the number of events. Stops when the source ends or ``stop`` is set.
+    Posts ``("level", rms)`` per block and ``("event", Prediction)`` per segment or estimate;
+    returns the number of rows. Stops when the source ends or ``stop`` is set.
     """
-    from ..stream import StreamRecognizer
-
-    recognizer = StreamRecognizer(model, rate=RATE)
+    session = model.stream(source.rate, file=getattr(source, "name", "<stream>"))
     count = 0
     try:
         for block in source:
             post("level", rms(np.asarray(block, dtype=np.float32)))
-            for event in recognizer.feed(block):
+            for event in session.feed(block):
                 post("event", event)
                 count += 1
             if stop.is_set():
                 break
-        for event in recognizer.flush():
+        for event in session.close():
             post("event", event)
             count += 1
     finally:
@@ -119,16 +119,16 @@ def listen(model, source: Iterable[np.ndarray], stop: threading.Event, post: Pos
 
 
 def predict_files(model, paths: Sequence[Path], stop: threading.Event, post: Post) -> None:
-    """Predict each file, posting ``("prediction", Prediction)`` or ``("file_error", (path, message))``."""
-    from ..errors import EmovoxError
-
+    """Each file's timeline (one row up to 60 s, else a row per stretch of speech), posting
+    ``("predictions", Predictions)`` per file, or ``("file_error", (path, message))``."""
     for path in paths:
         if stop.is_set():
             return
-        try:
-            post("prediction", model.predict(path))
-        except (EmovoxError, OSError) as exc:
-            post("file_error", (Path(path), str(exc)))
+        found = model.process_file(path, segment="auto")
+        for error in found.errors:
+            post("file_error", (Path(path), error.message))
+        if len(found):
+            post("predictions", found)
 
 
 @dataclass(frozen=True)
@@ -148,11 +148,10 @@ def train(request: TrainRequest, stop: threading.Event, post: Post) -> dict:
 
     Posts ``("progress", (fraction, text))`` between stages. Returns ``{"bundle": path,
     "result": the evaluation dict (or None), "confusion_png": bytes or None, "dataset": summary}``.
-    The new bundle is made the current model.
+    The new bundle goes into the model store; whether it replaces the model in use is the app's (the user's) choice.
     """
-    from ..evaluation.report import confusion_png
-    from ..pipeline import default_feature_set, evaluate, fit_bundle, load_dataset
-    from ..recognizer import set_current_model
+    from ...evaluation.report import confusion_png
+    from ...pipeline import default_feature_set, evaluate, fit_bundle, load_dataset
 
     feature_set = default_feature_set(request.model)
     post("progress", (0.05, f"Reading {request.data} and computing {feature_set.name} features…"))
@@ -167,9 +166,8 @@ def train(request: TrainRequest, stop: threading.Event, post: Post) -> dict:
     if stop.is_set():
         raise InterruptedError("training cancelled")
     post("progress", (0.85, "Fitting the model on all recordings…"))
-    out = request.out or home_dir() / "models" / f"{request.model}-{len(dataset.labels)}emotions.emovox"
+    out = request.out or models_dir() / f"{request.model}-{len(dataset.labels)}emotions.emovox"
     bundle = fit_bundle(dataset, request.model, out, results=results)
-    set_current_model(bundle)
     post("progress", (0.95, "Drawing the confusion matrix…"))
     return {"bundle": Path(bundle), "result": results[0], "confusion_png": confusion_png(results[0]),
             "dataset": summary}

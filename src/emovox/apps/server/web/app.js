@@ -43,7 +43,7 @@ function segmentItem(seg) {
   li.querySelector(".dot").style.background = color(seg.label);
   li.querySelector(".seg-label").textContent = seg.label;
   li.querySelector(".seg-time").textContent =
-    `${seg.start.toFixed(1)}–${seg.end.toFixed(1)} s · ${percent(seg.probabilities[seg.label] || 0)}`;
+    `${seg.start_s.toFixed(1)}–${seg.end_s.toFixed(1)} s · ${percent(seg.probabilities[seg.label] || 0)}`;
   return li;
 }
 
@@ -130,14 +130,14 @@ function addSegment(seg) {
   page.segments += 1;
   const block = document.createElement("div");
   block.className = "block";
-  block.style.left = `${seg.start * 40}px`;
-  block.style.width = `${Math.max(6, (seg.end - seg.start) * 40)}px`;
+  block.style.left = `${seg.start_s * 40}px`;
+  block.style.width = `${Math.max(6, (seg.end_s - seg.start_s) * 40)}px`;
   block.style.background = color(seg.label);
-  block.title = `${seg.label} ${seg.start.toFixed(1)}–${seg.end.toFixed(1)} s`;
-  block.textContent = seg.end - seg.start > 0.8 ? seg.label : "";
+  block.title = `${seg.label} ${seg.start_s.toFixed(1)}–${seg.end_s.toFixed(1)} s`;
+  block.textContent = seg.end_s - seg.start_s > 0.8 ? seg.label : "";
   const track = $("track");
   track.appendChild(block);
-  track.style.width = `${Math.max(track.parentElement.clientWidth, seg.end * 40 + 40)}px`;
+  track.style.width = `${Math.max(track.parentElement.clientWidth, seg.end_s * 40 + 40)}px`;
   track.parentElement.scrollLeft = track.scrollWidth;
   $("segments").prepend(segmentItem(seg));
 }
@@ -152,11 +152,11 @@ async function upload(file) {
     const response = await fetch("/v1/predict", { method: "POST", body: form, headers: headers() });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
-    $("file-name").textContent = `${body.name} · ${body.duration.toFixed(1)} s`;
+    $("file-name").textContent = `${body.name} · ${body.duration_s.toFixed(1)} s`;
     $("file-label").textContent = body.label;
     $("file-label").style.background = color(body.label);
     setBars($("file-bars"), body.probabilities);
-    $("file-segments").replaceChildren(...(body.segments || []).map(segmentItem));
+    $("file-segments").replaceChildren(...(body.kind === "whole" ? [] : body.predictions).map(segmentItem));
     $("file-result").hidden = false;
   } catch (error) {
     $("file-error").textContent = error.message;

@@ -7,19 +7,19 @@ from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING
 
-from ..audio import AUDIO_EXTENSIONS
-from . import desktop_jobs as jobs
-from .desktop_widgets import EmotionBars, LevelMeter, Timeline
+from ...audio import AUDIO_EXTENSIONS
+from . import jobs
+from .host import Host
+from .widgets import EmotionBars, LevelMeter, Timeline
 
 if TYPE_CHECKING:
-    from ..recognizer import Prediction
-    from .desktop import App
+    from ...results import Prediction
 
 
 class PredictPanel(ttk.Frame):
     """Record N seconds (with a level meter) or open files; show the label and a bar per emotion."""
 
-    def __init__(self, master: tk.Misc, app: App) -> None:
+    def __init__(self, master: tk.Misc, app: Host) -> None:
         super().__init__(master, padding=16)
         self.app = app
         self.seconds_var = tk.DoubleVar(value=app.record_seconds)
@@ -92,10 +92,12 @@ class PredictPanel(ttk.Frame):
         self.app.show_info(f"Recording {seconds:g} s from the {self.app.audio_input.describe()}…")
 
         def work(stop, post):
-            samples = jobs.record(self.app.audio_input.open(), seconds, stop, post)
-            if len(samples) < jobs.RATE // 4:
+            source = self.app.audio_input.open()
+            samples = jobs.record(source, seconds, stop, post)
+            rate = getattr(source, "rate", jobs.MIC_RATE)
+            if len(samples) < rate // 4:
                 raise ValueError("The recording is shorter than a quarter of a second: nothing to predict.")
-            path = jobs.save_recording(samples)
+            path = jobs.save_recording(samples, rate)
             return path, model.predict(path)
 
         self.app.run_task("record", work, on_message=self._on_record_message, on_done=self._on_recorded,
@@ -142,8 +144,9 @@ class PredictPanel(ttk.Frame):
                           on_message=self._on_file_message, on_done=self._on_files_done)
 
     def _on_file_message(self, kind: str, payload) -> None:
-        if kind == "prediction":
-            self.show(payload, payload.source)
+        if kind == "predictions":
+            for row in payload:
+                self.show(row, describe(row))
         elif kind == "file_error":
             path, message = payload
             self._errors.append(message)
@@ -164,7 +167,9 @@ class PredictPanel(ttk.Frame):
         self.source_var.set(where)
         self.bars.set_labels(list(prediction.probabilities))
         self.bars.set_values(prediction.probabilities)
-        item = self.history.insert("", 0, text=Path(prediction.source).name,
+        item = self.history.insert("", 0, text=Path(prediction.file).name + (
+                                       "" if prediction.kind == "whole" else
+                                       f" {prediction.start_s:.1f}–{prediction.end_s:.1f} s"),
                                    values=(prediction.label, f"{100 * prediction.probabilities[prediction.label]:.0f} %"))
         self._rows[item] = prediction
 
@@ -173,14 +178,19 @@ class PredictPanel(ttk.Frame):
             prediction = self._rows.get(item)
             if prediction is not None:
                 self.label_var.set(prediction.label)
-                self.source_var.set(prediction.source)
+                self.source_var.set(describe(prediction))
                 self.bars.set_values(prediction.probabilities)
+
+
+def describe(row: Prediction) -> str:
+    """Where a row comes from: the file, and the stretch for a timeline's row."""
+    return row.file if row.kind == "whole" else f"{row.file}, {row.start_s:.2f}–{row.end_s:.2f} s ({row.kind})"
 
 
 class LivePanel(ttk.Frame):
     """Continuous listening: live bar per emotion, the current segment, and a scrolling timeline."""
 
-    def __init__(self, master: tk.Misc, app: App) -> None:
+    def __init__(self, master: tk.Misc, app: Host) -> None:
         super().__init__(master, padding=16)
         self.app = app
         self.status_var = tk.StringVar(value="Press Start to listen continuously.")
@@ -267,14 +277,14 @@ class LivePanel(ttk.Frame):
         self.events.append(event)
         if event.kind == "estimate":
             self.bars.set_values(event.probabilities)
-            self.timeline.advance(event.end)
+            self.timeline.advance(event.end_s)
         else:
-            self.timeline.add(event.start, event.end, event.label)
+            self.timeline.add(event.start_s, event.end_s, event.label)
             self.bars.set_values(event.probabilities)  # the finished segment's answer replaces the running one
             self.segment_var.set(event.label)
-            self.segments.insert("", 0, values=(f"{event.start:.1f} – {event.end:.1f} s", event.label,
+            self.segments.insert("", 0, values=(f"{event.start_s:.1f} – {event.end_s:.1f} s", event.label,
                                                 f"{100 * event.probabilities[event.label]:.0f} %"))
-            self.status_var.set(f"Segment {event.start:.1f}-{event.end:.1f} s: {event.label} "
+            self.status_var.set(f"Segment {event.start_s:.1f}-{event.end_s:.1f} s: {event.label} "
                                 f"({100 * event.probabilities[event.label]:.0f} %), "
                                 f"ready {event.latency_ms:.0f} ms after it ended")
             self.app.speak(event.label)

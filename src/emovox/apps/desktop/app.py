@@ -1,7 +1,7 @@
 """The desktop app (``emovox gui``): record and predict, open files, listen live, train.
 
 The window never waits on work: audio, training and prediction run in worker
-threads (:mod:`emovox.apps.desktop_jobs`) and report through a queue that the Tk
+threads (:mod:`emovox.apps.desktop.jobs`) and report through a queue that the Tk
 thread drains every few milliseconds. Errors are shown in the window in plain words.
 """
 
@@ -18,12 +18,13 @@ from functools import partial
 from pathlib import Path
 from tkinter import filedialog, ttk
 
-from .. import recognizer as rec
-from ..errors import AudioError, BundleError, DataError, EmovoxError
-from . import desktop_jobs as jobs
-from .desktop_panels import LivePanel, PredictPanel, dropped_paths
-from .desktop_train import TrainPanel
-from .desktop_widgets import ERROR, MUTED, apply_theme
+from ... import recognizer as rec
+from ... import settings
+from ...errors import AudioError, BundleError, DataError, EmovoxError
+from . import jobs
+from .panels import LivePanel, PredictPanel, dropped_paths
+from .train import TrainPanel
+from .widgets import ERROR, MUTED, apply_theme
 
 WELCOME = "Record a clip of 3-5 seconds and we will try to determine the major emotion."
 
@@ -44,7 +45,7 @@ class App:
     def __init__(self, *, model: str | os.PathLike | None = None, audio_input: jobs.AudioInput | None = None,
                  speak: bool | None = None, record_seconds: float = 5.0, data: str | os.PathLike | None = None,
                  workers: int | None = None, fullscreen: bool = False) -> None:
-        self.settings = rec.read_settings()
+        self.settings = settings.read_settings()
         device = self.settings.get("gui_device")
         self.audio_input = audio_input or jobs.AudioInput(device=device)
         self.record_seconds = record_seconds
@@ -143,7 +144,7 @@ class App:
 
     def write_settings(self, **changes) -> None:
         self.settings |= changes
-        rec.write_settings(**changes)
+        settings.write_settings(**changes)
 
     # -- background work ------------------------------------------------------------------------
     def run_task(self, name: str, work: Callable[[threading.Event, jobs.Post], object], *,
@@ -208,7 +209,7 @@ class App:
 
     # -- model ----------------------------------------------------------------------------------
     def _load_model(self, path: str | os.PathLike | None) -> None:
-        if path is None and rec.current_model_path() is None:
+        if path is None and settings.current_model_path() is None:
             self.model_var.set("No model yet: train one in the Train tab, or open a bundle.")
             return
         self.model_var.set("Loading the model…")
@@ -228,10 +229,18 @@ class App:
         self.predict.set_labels(model.labels)
         self.live.set_labels(model.labels)
 
-    def use_model(self, path: str | os.PathLike) -> None:
-        """Load ``path`` in the background, make it the current model, and use it."""
-        rec.set_current_model(path)
+    def use_model(self, path: str | os.PathLike, *, make_current: bool = False) -> None:
+        """Load ``path`` in the background and use it in this window; ``make_current`` also makes it the user's
+        current model (what `emovox predict` and the server use)."""
+        if make_current:
+            settings.set_current_model(path)
         self._load_model(path)
+
+    def confirm(self, title: str, question: str) -> bool:
+        """Ask the user a yes/no question (a modal dialog)."""
+        from tkinter import messagebox
+
+        return bool(messagebox.askyesno(title, question, parent=self.root))
 
     def choose_model(self) -> None:
         name = filedialog.askopenfilename(parent=self.root, title="Model bundle",
@@ -261,7 +270,7 @@ class App:
             self.device_var.set("no microphone found")
 
         def work(stop, post) -> list[dict]:
-            from ..stream import list_devices
+            from ...stream import list_devices
 
             return list_devices()
 
@@ -281,7 +290,7 @@ class App:
             return
         try:
             if self._announcer is None:
-                from ..speech import Announcer
+                from ...speech import Announcer
 
                 self._announcer = Announcer()
             self._announcer.say(text)
@@ -360,8 +369,8 @@ def plain_message(error: BaseException | str) -> str:
 
 
 def main(args) -> int:
-    """Entry point of ``emovox gui`` (see :mod:`emovox.apps.desktop_commands`)."""
-    audio_input = jobs.AudioInput(file=args.input, device=args.device, realtime=not args.fast_input) \
+    """Entry point of ``emovox gui`` (see :mod:`emovox.cli.gui`)."""
+    audio_input = jobs.AudioInput(file=args.input, device=args.device, realtime=not args.fast) \
         if args.input or args.device is not None else None
     app = App(model=args.model, audio_input=audio_input, speak=False if args.no_speak else None,
               record_seconds=args.seconds, data=args.data, workers=args.jobs or jobs.default_jobs(),

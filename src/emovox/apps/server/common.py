@@ -1,0 +1,106 @@
+"""What the server's modules share: its limits, its state, and its JSON errors."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+
+import numpy as np
+
+from ...recognizer import Recognizer
+
+API_KEY_HEADER = "X-API-Key"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Limits and options of the service; every field is a ``emovox serve`` option.
+
+    Attributes:
+        max_upload_bytes: largest accepted request body (413 above it).
+        max_duration: longest accepted upload, seconds (413 above it).
+        max_streams: WebSocket streams open at once (further ones are closed with 1013).
+        max_stream_seconds: most audio one stream may send, seconds.
+        request_timeout: seconds to receive a body, and again to answer it (408 / 503).
+        idle_timeout: seconds a stream may stay silent between messages before it is closed.
+        max_pending: predictions queued or running at once before 503 "busy".
+        workers: threads that run predictions (CPU-bound work never runs on the event loop).
+        blas_threads: BLAS/OpenMP threads per prediction, set for the whole process while serving.
+        segment_over: uploads longer than this many seconds get a row per stretch of speech (a timeline)
+            instead of one row for the whole.
+        api_key: if set, ``/v1/*`` needs it in the ``X-API-Key`` header (or, for the
+            WebSocket, in its first message).
+    """
+
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_duration: float = 600.0
+    max_streams: int = 8
+    max_stream_seconds: float = 3600.0
+    request_timeout: float = 30.0
+    idle_timeout: float = 30.0
+    max_pending: int = 64
+    workers: int = 2
+    blas_threads: int = 1
+    segment_over: float = 10.0
+    api_key: str | None = None
+
+    def public(self) -> dict:
+        """The limits, as ``GET /v1/model`` shows them (without the key)."""
+        return {k: v for k, v in asdict(self).items() if k != "api_key"} | {"api_key_required": bool(self.api_key)}
+
+
+class ApiError(Exception):
+    """An error answered as JSON with an HTTP status (4xx / 503); ``message`` is one line."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def error_body(status: int, message: str) -> dict:
+    """The JSON body of every error answer."""
+    code = HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    return {"error": {"status": status, "code": code, "message": message}}
+
+
+class State:
+    """What the routes share: the model, the limits, the prediction threads and counters."""
+
+    def __init__(self, model: Recognizer, config: ServerConfig) -> None:
+        self.model = model
+        self.config = config
+        self.executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="emovox-predict")
+        self.pending = 0
+        self.streams = 0
+
+    async def run(self, fn, *args, timeout: float | None = None):
+        """Run ``fn(*args)`` on a prediction thread; 503 if too many wait or it takes too long."""
+        if self.pending >= self.config.max_pending:
+            raise ApiError(503, f"busy: {self.pending} predictions pending; retry later", {"Retry-After": "1"})
+        self.pending += 1
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+            return await asyncio.wait_for(future, timeout or self.config.request_timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(503, f"prediction took longer than {timeout or self.config.request_timeout:g} s",
+                           {"Retry-After": "1"}) from None
+        finally:
+            self.pending -= 1
+
+    def check_key(self, given: str | None) -> None:
+        """Raise 401 unless no key is configured or ``given`` matches it."""
+        key = self.config.api_key
+        if key and not (given and hmac.compare_digest(given.encode(), key.encode())):
+            raise ApiError(401, f"missing or wrong API key (send it in the {API_KEY_HEADER} header)",
+                           {"WWW-Authenticate": API_KEY_HEADER})
+
+    def warm_up(self) -> None:
+        """Predict a short tone once, so that the first real request does not pay for lazy set-up."""
+        rate = self.model.rate
+        wave = np.sin(2 * np.pi * 220 * np.arange(rate) / rate) * 0.3
+        self.model.predict(wave.astype(np.float32), rate=rate)

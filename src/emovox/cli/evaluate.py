@@ -1,0 +1,113 @@
+"""``emovox evaluate``: cross-validate a recipe on a corpus and write a report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .common import DATA_EPILOG, add_data_options, note, report_bad_files
+
+NAME = "evaluate"
+HELP = "cross-validate a recipe (a model to train, see `emovox models`) and write a report"
+EPILOG = DATA_EPILOG
+
+
+def add_arguments(p: argparse.ArgumentParser, training: bool = False) -> None:
+    from ..models import DEFAULT_MODEL
+
+    add_data_options(p)
+    p.add_argument("--recipe", default=DEFAULT_MODEL, help="what to train: a recipe from `emovox models`")
+    p.add_argument("--features", default=None, help="feature set (default: the recipe's own)")
+    p.add_argument("--protocol", action="append", default=None,
+                   help="seed, ravdess-si6, speaker-kfold or cross-corpus (with --test-data); repeat for several "
+                        "(default: ravdess-si6 on RAVDESS, else speaker-kfold)"
+                        + ("; 'none' skips evaluation" if training else ""))
+    p.add_argument("--seeds", type=int, default=None,
+                   help="model seeds to average over (default: 10 for protocol seed, else 1)")
+    p.add_argument("--folds", type=int, default=5, help="k for speaker-kfold")
+    p.add_argument("--report", type=Path, default=None, help="folder for report.json/.md and confusion PNGs")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    data = dataset(args)
+    results = run_protocols(args, data)
+    if not results:
+        print("emovox: error: no protocol applies (the data have no speakers): use --protocol seed", file=sys.stderr)
+        return 2
+    finish_report(args, results, data)
+    if args.json:
+        print(json.dumps({"recipe": args.recipe, "data": data.summary(), "results": [brief(r) for r in results]}))
+    return 0
+
+
+def dataset(args: argparse.Namespace):
+    from ..labels import parse_emotions
+    from ..pipeline import default_feature_set, load_dataset
+
+    data = load_dataset(args.data, parse_emotions(args.emotions), default_feature_set(args.recipe, args.features),
+                        kind=args.corpus, actors=args.actors.split(",") if args.actors else None,
+                        jobs=args.jobs, use_cache=not args.no_cache, progress=not args.no_progress)
+    s = data.summary()
+    note(args, f"recipe: {args.recipe}; data: {s['files']} files, {s['speakers']} speakers, {len(data.labels)} "
+               f"emotions ({', '.join(data.labels)}); features {data.feature_set.name} in {data.seconds:.1f} s "
+               f"({data.cached} from cache)")
+    report_bad_files(data.errors)
+    return data
+
+
+def protocols(args: argparse.Namespace, data) -> list[str]:
+    if args.protocol:
+        return [p for p in args.protocol if p != "none"]
+    if all(u.corpus == "ravdess" for u in data.utterances):
+        return ["ravdess-si6"]
+    return ["speaker-kfold"] if all(u.speaker for u in data.utterances) else []
+
+
+def run_protocols(args: argparse.Namespace, data) -> list[dict]:
+    from ..evaluation import summary_line
+    from ..pipeline import evaluate
+
+    results = []
+    for protocol in protocols(args, data):
+        seeds = range(args.seeds or (10 if protocol == "seed" else 1))
+        if protocol == "cross-corpus":
+            result = cross_corpus(args, data, list(seeds))
+        else:
+            result = evaluate(data, args.recipe, [protocol], seeds=list(seeds), k=args.folds,
+                              progress=not args.no_progress)[0]
+        note(args, summary_line(result))
+        results.append(result)
+    return results
+
+
+def cross_corpus(args: argparse.Namespace, data, seeds: list[int]) -> dict:
+    from .. import corpora
+    from ..errors import ParameterError
+    from ..evaluation.cross_corpus import cross_corpus as run_cross_corpus
+    from ..pipeline import load_dataset
+
+    if not args.test_data:
+        raise ParameterError("--protocol cross-corpus needs --test-data DIR (the corpus to test on)")
+    available = {u.label for u in corpora.open_corpus(corpora.default_data_dir(args.test_data), args.test_corpus)}
+    test = load_dataset(args.test_data, [e for e in data.labels if e in available], data.feature_set,
+                        kind=args.test_corpus, jobs=args.jobs, use_cache=not args.no_cache,
+                        progress=not args.no_progress)
+    note(args, f"test data: {test.summary()['files']} files, {test.summary()['speakers']} speakers")
+    report_bad_files(test.errors)
+    return run_cross_corpus(data, test, args.recipe, seeds=seeds)
+
+
+def finish_report(args: argparse.Namespace, results: list[dict], data) -> None:
+    from ..pipeline import report
+
+    if args.report and results:
+        written = report(results, args.report, data)
+        note(args, "report: " + ", ".join(str(p) for p in written))
+
+
+def brief(result: dict) -> dict:
+    return {k: result[k] for k in ("protocol", "model", "features", "labels", "n_folds", "seeds", "summary",
+                                   "recall", "confusion")}

@@ -1,0 +1,160 @@
+"""``emovox predict``: the emotions in files and folders, as rows written while the run goes on."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+from .common import MODEL_EPILOG, add_model_option, load, note, report_bad_files
+
+NAME = "predict"
+HELP = "the emotions in audio files and folders: one row per file, or a timeline of segments or windows"
+EPILOG = (MODEL_EPILOG + " Files up to 60 s get one row each; longer files get a row per stretch of speech "
+          "(--segments does that for every file, --whole refuses long files, --window S gives fixed windows). "
+          "Exit status: 0 all files done, 1 some files left out, 2 usage or model error, 130 interrupted.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..output import FORMATS
+
+    p.add_argument("paths", nargs="+", type=Path, help="audio files or folders (searched recursively)")
+    add_model_option(p)
+    how = p.add_argument_group("what gets a row").add_mutually_exclusive_group()
+    how.add_argument("--segments", action="store_true",
+                     help="a row per stretch of speech (voice activity detection), for every file")
+    how.add_argument("--window", type=float, default=None, metavar="S", help="a row per window of S seconds")
+    how.add_argument("--whole", action="store_true", help="one row per file; files over 60 s are refused")
+    p.add_argument("--hop", type=float, default=None, metavar="S",
+                   help="with --window: seconds between window starts (default: the window, no overlap)")
+    p.add_argument("--min-silence", type=float, default=1.0, metavar="S",
+                   help="with segments: silence that ends a segment, seconds")
+    p.add_argument("--vad", default="auto", choices=["auto", "silero", "energy"], help="voice activity detector")
+    out = p.add_argument_group("output")
+    out.add_argument("--format", default=None, choices=FORMATS,
+                     help="table (default on a terminal), json, jsonl, csv or parquet; default: from --output's "
+                          "extension, else table")
+    out.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                     help="write rows to FILE as each input finishes (written under a temporary name and put in "
+                          "place at the end or on Ctrl-C) instead of standard output")
+    out.add_argument("--json", action="store_true", help="the same as --format json")
+    out.add_argument("--top", type=int, default=None, metavar="K", help="table: list at most K emotions per row")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="run on a Dask cluster: a scheduler address (tcp://host:8786), or local[:N] for N local "
+                        "worker processes; needs --output DIR (a Parquet dataset; re-running resumes)")
+    p.add_argument("--max-duration", type=float, default=4 * 3600.0, metavar="S",
+                   help="refuse inputs longer than S seconds (counted while decoding)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def segmentation(args: argparse.Namespace):
+    """The segmentation the options ask for."""
+    from ..errors import ParameterError
+    from ..segmentation import Auto, VoiceActivity, Windows
+
+    if args.hop is not None and args.window is None:
+        raise ParameterError("--hop needs --window S")
+    voice = VoiceActivity(vad=args.vad, min_silence_s=args.min_silence)
+    if args.window is not None:
+        return Windows(args.window, args.hop)
+    if args.segments:
+        return voice
+    if args.whole:
+        return None
+    return Auto(voice_activity=voice)
+
+
+def inputs(paths: list[Path]):
+    """Files to process, and a :class:`FileError` per folder without audio or missing path."""
+    from ..errors import AudioError
+    from ..recognizer import find_audio_files, no_audio_problem
+    from ..results import FileError
+
+    files, errors = [], []
+    for path in paths:
+        if path.is_dir():
+            try:
+                found = find_audio_files(path)
+            except AudioError as exc:
+                errors.append(FileError(exc.path, exc.problem))
+                continue
+            files += found
+            if not found:
+                errors.append(FileError(str(path), no_audio_problem()))
+        else:
+            files.append(path)
+    return files, errors
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import __version__
+    from ..errors import LowRateWarning
+    from ..output import format_for, open_writer, safe_text
+    from ..results import Predictions
+
+    if args.cluster is not None:
+        from ..batch.cli import run_cluster
+
+        return run_cluster(args, segmentation(args))
+    fmt = "json" if args.json else format_for(args.output, args.format)
+    args.data_on_stdout = args.output is None and fmt != "table"
+    plan = segmentation(args)
+    model = load(args)
+    files, errors = inputs(args.paths)
+    note(args, f"model: {model.path} ({', '.join(model.labels)}; {model.rate} Hz)")
+    writer = open_writer(fmt, args.output, model.labels, top=args.top,
+                         meta={"model": str(model.path), "emovox": __version__})
+    writer.write(Predictions(errors=errors, labels=model.labels))
+    stop = threading.Event()
+    previous = _stop_on_sigint(stop)
+    bar = _progress(len(files), disabled=args.no_progress or len(files) < 2)
+    done = 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LowRateWarning)  # printed below, once per file
+            for found in model.iter_files(files, segment=plan, jobs=max(1, args.jobs or 1),
+                                          max_duration_s=args.max_duration):
+                writer.write(found)
+                errors += found.errors
+                for text in found.notes:
+                    bar.write(f"emovox: warning: {safe_text(text)}", file=sys.stderr)
+                done += 1
+                bar.update()
+                if stop.is_set():
+                    break
+    finally:
+        bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        written = writer.close()
+    if written is not None:
+        note(args, f"{writer.rows} row(s) from {done} of {len(files)} file(s) written to {written}")
+    report_bad_files(errors)
+    if stop.is_set() and done < len(files):
+        print(f"emovox: interrupted after {done} of {len(files)} file(s); their rows are kept", file=sys.stderr)
+        return 130
+    return 1 if errors else 0
+
+
+def _stop_on_sigint(stop: threading.Event):
+    """First Ctrl-C: finish the current file, then stop; a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nemovox: stopping after the current file (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
+
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _progress(total: int, disabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="file", disable=disabled, leave=False, dynamic_ncols=True, file=sys.stderr)
