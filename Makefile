@@ -21,9 +21,9 @@ $(BIN)/.installed: pyproject.toml
 # The seed's model (its 4 emotions; its random split and the speaker-independent one), the
 # seed's model on all 8 emotions, then emovox's default model on all 8, and a prediction.
 demo: $(BIN)/.installed
-	$(BIN)/emovox train --data $(DATA) --emotions seed --model seed-mlp \
+	$(BIN)/emovox train --data $(DATA) --emotions seed --recipe seed-mlp \
 	    --protocol seed --protocol ravdess-si6 --out $(SEED_MODEL) --report build/report-seed4
-	$(BIN)/emovox evaluate --data $(DATA) --emotions all --model seed-mlp \
+	$(BIN)/emovox evaluate --data $(DATA) --emotions all --recipe seed-mlp \
 	    --protocol ravdess-si6 --report build/report-seed-all8
 	$(BIN)/emovox train --data $(DATA) --emotions all \
 	    --protocol ravdess-si6 --out $(MODEL) --report build/report-default-all8

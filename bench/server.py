@@ -55,7 +55,7 @@ def main() -> int:
         clips = make_clips(args.data, args.seconds)
         port = free_port()
         server = subprocess.Popen([sys.executable, "-m", "emovox", "serve", "--model", str(model), "--port", str(port),
-                                   "--workers", str(args.workers), "--classify-rate", "48000",
+                                   "--workers", str(args.workers),
                                    "--log-level", "warning"], env=os.environ | {"EMOVOX_HOME": tmp})
         try:
             url = f"http://127.0.0.1:{port}"

@@ -1,7 +1,7 @@
 """Streaming benchmark: RAVDESS clips joined by 1 s silences, streamed through the live pipeline.
 
 Builds a long WAV file from randomly drawn RAVDESS clips (all 8 emotions), streams it
-with ``FileSource`` → ``StreamRecognizer`` (the same code as ``emovox listen --input``)
+with ``FileSource`` → ``model.stream`` (the same code as ``emovox listen --input``)
 on one CPU core, and prints one JSON line and a table:
 
 - latency: VAD end-of-speech decision → emitted segment label, ms (p50/p95/max), and for estimates;
@@ -41,7 +41,7 @@ from emovox import load_model  # noqa: E402
 from emovox.audio import load  # noqa: E402
 from emovox.corpora import default_data_dir  # noqa: E402
 from emovox.labels import EMOTIONS  # noqa: E402
-from emovox.stream import FileSource, StreamRecognizer, run  # noqa: E402
+from emovox.stream import FileSource, run  # noqa: E402
 import sys as _sys  # noqa: E402
 from pathlib import Path as _Path  # noqa: E402
 _sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # testkit/ lives at the repository root
@@ -116,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vad", default="auto", choices=["auto", "silero", "energy"])
     p.add_argument("--no-estimates", action="store_true", help="turn running estimates off")
     p.add_argument("--actors", default=None, help="comma-separated actors to draw clips from (default: all)")
+    p.add_argument("--edge-search", type=float, default=0.0,
+                   help="seconds outside the VAD's ends where the level may move them (0)")
+    p.add_argument("--min-resume", type=float, default=0.1,
+                   help="seconds above threshold before speech resumes after silence began (0.1)")
     p.add_argument("--context", type=float, default=1.0, help="seconds of context given with each segment (1.0)")
     p.add_argument("--min-silence", type=float, default=1.0,
                    help="seconds of silence that end a segment (1.0, as emovox listen)")
@@ -142,23 +146,23 @@ def main(argv: list[str] | None = None) -> int:
                               bounds)
         file_samples = sf.info(str(wav)).frames
         source = FileSource(wav, block_seconds=args.block, realtime=args.realtime)
-        rec = StreamRecognizer(model, rate=source.rate, vad=args.vad,
-                               estimate_window=None if args.no_estimates else 2.0, estimate_hop=0.5,
-                               context=args.context, trim_db=args.trim_db, neg_threshold=args.neg_threshold,
-                               min_silence=args.min_silence)
+        rec = model.stream(source.rate, vad=args.vad, estimate_window_s=None if args.no_estimates else 2.0,
+                           estimate_hop_s=0.5, context_s=args.context, trim_db=args.trim_db,
+                           neg_threshold=args.neg_threshold, min_silence_s=args.min_silence,
+                           edge_search_s=args.edge_search, min_resume_s=args.min_resume)
         report = run(source, rec)
 
     segments = report.segments
     matched = match_segments(placed, segments)
     one = [(p, m[0]) for p, m in zip(placed, matched) if len(m) == 1]
-    start_err = [1000 * (s.start - p.speech_start) for p, s in one]
-    end_err = [1000 * (s.end - p.speech_end) for p, s in one]
+    start_err = [1000 * (s.start_s - p.speech_start) for p, s in one]
+    end_err = [1000 * (s.end_s - p.speech_end) for p, s in one]
     within = sum(abs(a) <= 150 and abs(b) <= 150 for a, b in zip(start_err, end_err))
     in_clip = {id(s) for m in matched for s in m}
     known = [(p, s) for p, s in one if p.label in model.labels]
     offline = {p.path: model.predict(p.path).label for p, _ in known}
     summary = {
-        "bench": "stream", "model": str(model.path), "labels": model.labels, "vad": rec.vad_name,
+        "bench": "stream", "model": str(model.path), "labels": model.labels, "vad": rec.vad.name,
         "pace": "realtime" if args.realtime else "fast", "stream_seconds": round(report.seconds, 1),
         "clips": len(placed), "annotated_clips": sum(Path(p.path).name in (bounds or {}) for p in placed),
         "segments": len(segments), "estimates": len(report.events) - len(segments),
@@ -183,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": rec.skipped,
     }
     print(json.dumps(summary))
-    rows = [("stream", f"{summary['stream_seconds']} s, {len(placed)} clips, pace {summary['pace']}, VAD {rec.vad_name}"),
+    rows = [("stream", f"{summary['stream_seconds']} s, {len(placed)} clips, pace {summary['pace']}, VAD {rec.vad.name}"),
             ("latency (segment) ms", "p50 {p50}  p95 {p95}  max {max}".format(**summary["latency_ms"])
              if segments else "-"),
             ("latency (estimate) ms", "p50 {p50}  p95 {p95}  max {max}".format(**summary["estimate_latency_ms"])

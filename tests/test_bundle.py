@@ -41,11 +41,13 @@ def test_predict_file_array_and_errors(trained):
     clip = ravdess_file(5, 6, 2, 1, 1)
     p = model.predict(clip)
     assert p.label in model.labels and abs(sum(p.probabilities.values()) - 1) < 1e-5
-    assert p.source == str(clip) and p.end > 3.0
+    assert p.file == str(clip) and p.kind == "whole" and p.index == 0
+    assert p.start_s == 0.0 and p.end_s == pytest.approx(emovox.audio.load(clip).duration, abs=1e-3) and p.end_s > 3.0
     direct = estimator.predict_proba(get_feature_set("seed180").transform(emovox.audio.load(clip))[None])[0]
     assert p.label == model.labels[int(np.argmax(direct))]
     from_array = model.predict(emovox.audio.load(clip).samples, rate=48000)
     assert from_array.probabilities == pytest.approx(p.probabilities, abs=1e-6)
+    assert from_array.file == "<array>" and from_array.end_s == p.end_s
     with pytest.raises(AudioError, match="silent"):
         model.predict(np.zeros(48000, np.float32), rate=48000)
     with pytest.raises(Exception, match="rate"):

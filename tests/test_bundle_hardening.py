@@ -156,7 +156,8 @@ _DELETE = object()
     ("audio.rate", 16000.5, r"audio\.rate: 16000\.5 is not of type 'integer'"),
     ("audio.channels", "left", r"audio\.channels: 'mix' was expected"),
     ("model.name", 3, r"model\.name: 3 is not of type 'string'"),
-    ("metrics", [{"protocol": "p", "uar": {"mean": "high", "std": 1}}], r"metrics\[0\]\.uar\.mean: 'high' is not of type"),
+    ("metrics", [{"protocol": "p", "uar": {"mean": "high", "std": 1}}],
+     r"metrics\[0\]\.uar\.mean: 'high' is not of type"),
     ("metrics", [{"protocol": "p"}], r"metrics\[0\]: 'uar' is a required property"),
     ("training", "lots", r"training: 'lots' is not of type 'object'"),
 ])
@@ -265,7 +266,8 @@ def test_external_data_refused_before_onnxruntime_sees_it(secret_cwd, monkeypatc
     handed = []
     monkeypatch.setattr(bundle.ort, "InferenceSession", lambda *a, **k: handed.append(a) or pytest.fail("ort called"))
     manifest = _manifest(labels=LABELS, feature_set={"name": "stats", "version": 1, "params": {}, "dim": 3})
-    model = {"model": _external_initializer_model(), "subgraph": _external_in_subgraph_model()}.get(where, _softmax_model())
+    models = {"model": _external_initializer_model, "subgraph": _external_in_subgraph_model, "asset": _softmax_model}
+    model = models[where]()
     assets = {"enc.onnx": _external_initializer_model()} if where == "asset" else {}
     path = bundle.save(secret_cwd / "x.emovox", model, manifest, assets)
     message = _one_line_error(path, r"(model\.onnx|assets/enc\.onnx): tensor \S+ is stored as external data")
@@ -308,7 +310,8 @@ def test_outputs_must_be_probabilities(tmp_path):
     with pytest.raises(BundleError, match="not probabilities"):
         bundle.load(_save_model(tmp_path, nan, name="nan.emovox")).probabilities(np.array([[3.0, 0, 0]]))
     wrong_count = _graph_model([helper.make_node("Softmax", ["features"], ["probabilities"], axis=1)], dim=4, n_out=4)
-    _one_line_error(_save_model(tmp_path, wrong_count, dim=4, name="four.emovox"), "answers 4 classes but the manifest lists 3")
+    _one_line_error(_save_model(tmp_path, wrong_count, dim=4, name="four.emovox"),
+                    "answers 4 classes but the manifest lists 3")
 
 
 def test_runtime_errors_wrapped_and_bad_features_refused(tmp_path):
@@ -423,7 +426,8 @@ _paths = st.sampled_from([
     ("feature_set", "name"), ("feature_set", "version"), ("feature_set", "dim"), ("feature_set", "params"),
     ("feature_set", "params", "trim_db"), ("feature_set", "assets"), ("feature_set", "assets", 0), ("audio",),
     ("audio", "rate"), ("audio", "channels"), ("model",), ("model", "name"), ("metrics",), ("metrics", 0, "uar"),
-    ("metrics", 0, "uar", "mean"), ("training",), ("created",), ("licence_note",), ("new_field",)])
+    ("metrics", 0, "uar", "mean"), ("training",), ("created",), ("licence_note",), ("new_field",)]) \
+    | st.tuples(st.text(max_size=8)) | st.tuples(st.sampled_from(["feature_set", "audio", "model"]), st.text(max_size=8))
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from conftest import needs_ravdess, ravdess_file
+import emovox
 from emovox.cli import main
 
 pytestmark = needs_ravdess
@@ -32,12 +33,16 @@ def test_train_predict_evaluate(ravdess, tmp_path, capsys):
     assert (tmp_path / "report" / "confusion-speaker-kfold.png").is_file()
 
     clips = [ravdess_file(1, e) for e in (2, 3, 6, 7)]
-    code, predicted, _ = run_json(capsys, "predict", *map(str, clips), str(tmp_path / "nope.wav"),
-                                  "--model", str(bundle), "--json")
+    code, predicted, err = run_json(capsys, "predict", *map(str, clips), str(tmp_path / "nope.wav"),
+                                    "--model", str(bundle), "--json")
     assert code == 1  # one bad file: reported, the others still predicted
-    assert [p["source"] for p in predicted["predictions"]] == [str(c) for c in clips]
+    assert predicted["model"] == str(bundle) and predicted["emovox"] == emovox.__version__
+    assert [p["file"] for p in predicted["predictions"]] == [str(c) for c in clips]
+    assert all(p["kind"] == "whole" and p["index"] == 0 and p["start_s"] == 0.0 and p["end_s"] > 3.0
+               for p in predicted["predictions"])  # clips under 60 s: one row for the whole of each
     assert all(p["label"] in ("calm", "happy", "fearful", "disgust") for p in predicted["predictions"])
-    assert predicted["errors"][0]["error"].endswith("no such file")
+    assert predicted["errors"] == [{"file": str(tmp_path / "nope.wav"), "error": "no such file"}]
+    assert "nope.wav: no such file" in err  # notes and the bad files go to stderr: stdout is the JSON
     # on training actors the model must get most labels right
     assert sum(p["label"] == t for p, t in zip(predicted["predictions"], ("calm", "happy", "fearful", "disgust"))) >= 3
 
@@ -51,7 +56,7 @@ def test_train_predict_evaluate(ravdess, tmp_path, capsys):
 
 
 def test_current_model_is_used_by_default(tiny_bundle, capsys):
-    from emovox.recognizer import set_current_model
+    from emovox.settings import set_current_model
 
     set_current_model(tiny_bundle)
     code = main(["predict", str(ravdess_file(2, 3))])
@@ -70,7 +75,7 @@ def test_errors_are_one_line(tmp_path, capsys):
 
 
 def test_console_script_help():
-    for cmd in ([], ["train"], ["evaluate"], ["predict"], ["download"], ["info"], ["models"]):
+    for cmd in ([], ["train"], ["evaluate"], ["predict"], ["download"], ["info"], ["models"], ["use"], ["listen"]):
         done = subprocess.run([sys.executable, "-m", "emovox", *cmd, "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and "usage: emovox" in done.stdout
 
@@ -79,5 +84,48 @@ def test_models_lists_the_default_with_measured_figures(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     default = next(line for line in out.splitlines() if "(default)" in line)
-    assert default.startswith("whisper-lr")
-    assert "ravdess-si6  8 emotions: UAR" in out and "feature sets:" in out and "seed180" in out
+    assert default.split()[0] == "whisper-lr"
+    assert "ravdess-si6  8 emotions: UAR" in out and "Feature sets:" in out and "seed180" in out
+
+
+def test_train_installs_in_the_store_and_only_use_changes_the_current_model(ravdess, tiny_bundle, tmp_path,
+                                                                             monkeypatch, capsys):
+    """`train` installs into <EMOVOX_HOME>/models; the bundle becomes current only when there is none, or with
+    --use; `use NAME|FILE` switches; `models` lists the store with the current one marked."""
+    from emovox.settings import current_model_path, models_dir
+
+    monkeypatch.setenv("EMOVOX_HOME", str(tmp_path / "home"))  # a user without any model yet
+    train = ["train", "--data", str(ravdess), "--emotions", "seed", "--recipe", "seed-mlp", "--protocol", "none",
+             "--json", "--no-progress"]
+    code, first, err = run_json(capsys, *train, "--actors", "01,02")
+    installed = models_dir() / "seed-mlp-4emotions.emovox"
+    assert code == 0 and first["model"] == str(installed) and installed.is_file()
+    assert first["data"]["files"] == 64 and first["results"] == []
+    assert current_model_path() == installed.resolve() and "now the current model" in err  # there was none
+
+    other = tmp_path / "other.emovox"
+    code, second, err = run_json(capsys, *train, "--actors", "03,04", "--out", str(other))
+    assert code == 0 and second["model"] == str(other) and other.is_file()
+    assert current_model_path() == installed.resolve() and "current model is unchanged" in err
+
+    assert main(["use", str(other)]) == 0
+    assert current_model_path() == other.resolve()
+    assert capsys.readouterr().out.startswith(f"current model: {other} (calm, happy, fearful, disgust; ")
+    assert main(["use", "seed-mlp-4emotions"]) == 0  # an installed model, by name
+    assert current_model_path() == installed.resolve()
+    capsys.readouterr()
+    assert main(["use", "no-such-model"]) == 2
+    assert "no installed model 'no-such-model'" in capsys.readouterr().err
+    assert current_model_path() == installed.resolve()
+
+    code, third, _ = run_json(capsys, *train, "--actors", "01,02", "--out", str(other), "--use")
+    assert code == 0 and current_model_path() == other.resolve()  # --use: the new bundle is current
+
+    code, listed, _ = run_json(capsys, "models", "--json")
+    assert [(m["name"], m["recipe"], m["current"]) for m in listed["installed"]] == \
+        [("seed-mlp-4emotions", "seed-mlp", False)]
+
+    # --model always means a bundle now; what to train is --recipe
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--model", "seed-mlp", "--data", str(ravdess)])
+    assert exited.value.code == 2 and "unrecognized arguments: --model" in capsys.readouterr().err

@@ -55,15 +55,17 @@ def test_cross_corpus_from_the_command_line(datasets, capsys):
 
     train, test = datasets
     ravdess_root, emodb_root = train.utterances[0].path.parents[1], test.utterances[0].path.parent
-    code = main(["evaluate", "--data", str(ravdess_root), "--emotions", "neutral,happy,sad,angry", "--model", "stats-lr",
+    code = main(["evaluate", "--data", str(ravdess_root), "--emotions", "neutral,happy,sad,angry", "--recipe", "stats-lr",
                  "--features", "stats", "--protocol", "cross-corpus", "--test-data", str(emodb_root),
                  "--test-corpus", "emodb", "--json", "--no-progress", "--jobs", "1"])
     out = capsys.readouterr()
     assert code == 0, out.err
-    (result,) = json.loads(out.out)["results"]
+    summary = json.loads(out.out)
+    assert summary["recipe"] == "stats-lr"
+    (result,) = summary["results"]
     assert result["protocol"] == "cross-corpus" and result["labels"] == ["happy", "sad", "angry"]
     assert main(["evaluate", "--data", str(ravdess_root), "--emotions", "neutral,happy", "--protocol", "cross-corpus",
-                 "--model", "stats-lr", "--no-progress"]) == 2
+                 "--recipe", "stats-lr", "--no-progress"]) == 2
     assert "needs --test-data" in capsys.readouterr().err
 
 
@@ -78,7 +80,10 @@ def test_cross_corpus_result(datasets, tmp_path):
     assert run["fold"] == "ravdess -> emodb" and run["n_train"] == 18 and run["n_test"] == 18
     assert np.asarray(result["confusion"]).sum() == 36
     assert result["test_data"]["per_label"] == {"angry": 6, "happy": 6, "sad": 6}
-    assert set(result["summary"]) == {"uar", "accuracy", "macro_f1"} and set(result["recall"]) == set(result["labels"])
+    # stats-lr gives probabilities: its calibration (ECE, NLL) is summarised with the three scores
+    assert set(result["summary"]) == {"uar", "accuracy", "macro_f1", "ece", "nll"}
+    assert set(result["recall"]) == set(result["labels"])
+    assert 0 <= result["summary"]["ece"]["mean"] <= 100 and result["summary"]["nll"]["mean"] > 0
     assert result["summary"]["accuracy"]["mean"] >= 80  # chance is 33 %
     assert summary_line(result).startswith("cross-corpus")
     written = write_report([result], tmp_path, train.summary())

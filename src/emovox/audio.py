@@ -280,10 +280,12 @@ def _short(exc: BaseException) -> str:
 def trim_silence(audio: Audio, *, top_db: float = 35.0, pad_seconds: float = 0.05) -> Audio:
     """Cut leading and trailing stretches quieter than ``top_db`` below the peak (librosa.effects.trim),
     keeping ``pad_seconds`` either side. Returns ``audio`` unchanged if nothing would remain."""
-    from .kernels import librosa
+    from .kernels import load
+
+    effects = load("librosa.effects")
 
     frame, hop = 1024 * audio.rate // 22050 or 256, 256 * audio.rate // 22050 or 64
-    _, (start, end) = librosa.effects.trim(audio.samples, top_db=top_db, frame_length=frame, hop_length=hop)
+    _, (start, end) = effects.trim(audio.samples, top_db=top_db, frame_length=frame, hop_length=hop)
     pad = int(pad_seconds * audio.rate)
     start, end = max(0, start - pad), min(len(audio.samples), end + pad)
     if end - start < hop:

@@ -28,7 +28,10 @@ from filelock import FileLock
 
 #: The librosa modules emovox calls into that compile numba kernels on import. librosa.beat
 #: and librosa.sequence, which emovox does not use, are left out: they add 2 s to every start.
-KERNEL_MODULES = ("librosa.core.audio", "librosa.core.pitch", "librosa.util.utils", "librosa.effects")
+KERNEL_MODULES = ("librosa.core.audio", "librosa.core.pitch", "librosa.util.utils")
+#: Modules with kernels imported only when asked for (:func:`load`): ``librosa.effects`` pulls scikit-learn
+#: and pandas (about 100 MB of memory) that predicting with most models does not need.
+LAZY_KERNEL_MODULES = ("librosa.effects",)
 
 #: How long a process waits for another to finish compiling, seconds (a first compile takes 10-20 s).
 LOCK_TIMEOUT = 600.0
@@ -42,21 +45,30 @@ def lock_path() -> Path:
     return Path(tempfile.gettempdir()) / f"emovox-librosa-{user}-{hashlib.sha1(where.encode()).hexdigest()[:12]}.lock"
 
 
-def _import_librosa() -> ModuleType:
+def _import_under_lock(names: tuple[str, ...]) -> None:
     lock = FileLock(lock_path(), timeout=LOCK_TIMEOUT)
     try:
         lock.acquire()
     except OSError:  # no writable temporary folder, or still held after LOCK_TIMEOUT: import unguarded
         lock = None
     try:
-        for name in KERNEL_MODULES:
+        for name in names:
             importlib.import_module(name)
-        return importlib.import_module("librosa")
     finally:
         if lock is not None:
             lock.release()
 
 
-librosa = _import_librosa()
+def load(name: str) -> ModuleType:
+    """A librosa module (e.g. ``"librosa.effects"``), imported under the lock the first time."""
+    import sys
 
-__all__ = ["KERNEL_MODULES", "librosa", "lock_path"]
+    if name not in sys.modules:
+        _import_under_lock((name,))
+    return sys.modules[name]
+
+
+_import_under_lock((*KERNEL_MODULES, "librosa"))
+librosa = importlib.import_module("librosa")
+
+__all__ = ["KERNEL_MODULES", "LAZY_KERNEL_MODULES", "librosa", "load", "lock_path"]

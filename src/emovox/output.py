@@ -219,45 +219,42 @@ def parquet_schema(labels: Sequence[str], extra: Sequence = ()):
 class TableWriter(Writer):
     """Aligned columns for people: a header, then a row per stretch with the most probable emotions first.
 
-    On a terminal every line fits its width; ``top`` limits the emotions listed (default: as many as fit, at
-    least the top 3 elsewhere).
+    Columns: start, end, label, its probability, the next ``top - 1`` emotions (default 2 more), then the
+    file (last, so names of any length keep the columns aligned). On a terminal every line fits its width:
+    emotions are left out first, then the file name is shortened from the left.
     """
 
+    OTHER = 13  # characters per "emotion 0.00" entry, with its gap
+
     def __init__(self, path, labels, *, meta=None, stream=None, top: int | None = None) -> None:
-        self.top = top
-        self._file_width = 0
+        self.top = 3 if top is None else max(1, top)
         super().__init__(path, labels, meta=meta, stream=stream)
 
     def _start(self) -> None:
         from .stream.sinks import terminal_columns
 
         self._columns = terminal_columns(self.handle)
+        others = min(self.top - 1, max(0, len(self.labels) - 1))
+        if self._columns:  # drop emotions until the fixed columns leave 20 characters for the file
+            while others and 8 + 9 + 11 + 5 + others * self.OTHER + 20 > self._columns:
+                others -= 1
+        self._others = others
         self._header_done = False
 
     def _write(self, found: Predictions) -> None:
         if not self._header_done:
-            self.handle.write(self._line("file", "start", "end", "label", "p", "others") + "\n")
+            others = "others".ljust(self._others * self.OTHER) if self._others else ""
+            self.handle.write(f"{'start':>8} {'end':>8}  {'label':<10} {'p':>4}  {others}file\n")
             self._header_done = True
         for row in found:
-            others = [f"{label} {p:.2f}" for label, p in row.ranked()[1:]]
-            top = self.top if self.top is not None else (None if self._columns else 3)
-            line = self._line(safe_text(row.file), _clock(row.start_s), _clock(row.end_s), row.label,
-                              f"{row.confidence:.2f}", "")
-            shown: list[str] = []
-            for part in others[:None if top is None else max(0, top - 1)]:
-                if self._columns and len(line) + len("  ".join([*shown, part])) > self._columns - 1:
-                    break
-                shown.append(part)
-            self.handle.write(line + "  ".join(shown) + "\n")
-
-    def _line(self, file: str, start: str, end: str, label: str, p: str, others: str) -> str:
-        if self._columns:
-            width = max(12, min(len(file), self._columns // 3))
-            if len(file) > width:
-                file = "…" + file[-(width - 1):]
-        else:
-            width = len(file)
-        return f"{file:<{width}}  {start:>8} {end:>8}  {label:<9} {p:>4}  {others}"
+            others = "".join(f"{label[:8]} {p:.2f}".ljust(self.OTHER) for label, p in row.ranked()[1:1 + self._others])
+            head = (f"{_clock(row.start_s):>8} {_clock(row.end_s):>8}  {row.label:<10} {row.confidence:4.2f}  "
+                    f"{others.ljust(self._others * self.OTHER)}")
+            name = safe_text(row.file)
+            if self._columns and len(head) + len(name) > self._columns - 1:
+                room = max(8, self._columns - 1 - len(head))
+                name = "…" + name[-(room - 1):]
+            self.handle.write(head + name + "\n")
 
 
 def _clock(seconds: float) -> str:

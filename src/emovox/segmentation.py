@@ -29,9 +29,14 @@ class VoiceActivity:
         min_speech_s: shorter speech is ignored, seconds.
         min_silence_s: silence that ends a segment, seconds (the decision comes this long after the speech).
         pad_s: seconds added before and after each segment.
-        trim_db: trim each segment's ends to the audio within this many dB of its loudest 10 ms
-            (``0``: off); only ever shortens.
+        trim_db: set each segment's ends by level: the first and last 50 ms of audio within this many dB of its
+            loudest 10 ms, looked for within ``edge_search_s`` outside the detector's ends (``0``: the detector's
+            ends as they are).
+        edge_search_s: how far outside the detector's ends the level may move them, seconds (Silero's onset
+            can lag a soft first word; it may also hold on after the last one, which the level then cuts).
         max_segment_s: longer speech is cut into segments of this length, seconds.
+        min_resume_s: once silence has begun, speech resumes only after this long above ``threshold``: the
+            onset of a noise or a click does not hold a segment open.
         context_s: seconds of audio before and after a segment given to the model with it (models trained on
             whole clips expect the silence around speech); the row's times stay the speech's.
     """
@@ -43,11 +48,14 @@ class VoiceActivity:
     min_silence_s: float = 1.0
     pad_s: float = 0.03
     trim_db: float = 35.0
+    edge_search_s: float = 0.0
     max_segment_s: float = 10.0
+    min_resume_s: float = 0.1
     context_s: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("min_speech_s", "min_silence_s", "pad_s", "trim_db", "context_s"):
+        for name in ("min_speech_s", "min_silence_s", "pad_s", "trim_db", "edge_search_s", "min_resume_s",
+                     "context_s"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import tone
 from emovox.errors import EmovoxError, ParameterError
-from emovox.stream import FileSource, make_vad, run
+from emovox.stream import EnergyVAD, FileSource, run
 from testkit.reference import match_segments
 from streamkit import joined  # noqa: F401  (fixture)
 
@@ -22,10 +22,10 @@ def model(tiny_bundle):
     return load_model(tiny_bundle)
 
 
-def stream(model, path, *, block_seconds=0.032, vad=None, **options):
-    """Feed ``path`` block by block to ``model.stream``; ``vad`` names a detector (given as an instance)."""
+def stream(model, path, *, block_seconds=0.032, **options):
+    """Feed ``path`` block by block to ``model.stream(rate, **options)``; the session and its rows."""
     source = FileSource(path, block_seconds=block_seconds)
-    rec = model.stream(source.rate, vad=make_vad(vad) if vad else None, **options)
+    rec = model.stream(source.rate, **options)
     events = [e for block in source for e in rec.feed(block)] + rec.close()
     return rec, events
 
@@ -114,7 +114,7 @@ def test_smoothing_averages_with_the_previous_estimate(model, joined):
 
 def test_close_ends_an_open_segment_and_rows_serialise(model):
     speech = tone(1.5, rate=16000, amplitude=0.3)
-    rec = model.stream(16000, vad=make_vad("energy"), estimate_window_s=None)
+    rec = model.stream(16000, vad="energy", estimate_window_s=None)
     silence = np.zeros(8000, np.float32)
     assert rec.feed(silence) == []
     assert rec.feed(speech) == []  # speech still going on: nothing decided yet
@@ -139,7 +139,7 @@ def test_trim_cuts_a_quiet_tail_that_the_vad_keeps(model):
     audio = np.concatenate([silence, tone(1.0, rate=rate, amplitude=0.4), noise, silence, silence])
     ends = {}
     for trim_db in (0, 35.0):
-        rec = model.stream(rate, vad=make_vad("energy"), estimate_window_s=None, trim_db=trim_db, pad_s=0.03)
+        rec = model.stream(rate, vad="energy", estimate_window_s=None, trim_db=trim_db, pad_s=0.03)
         segments = rec.feed(audio) + rec.close()
         assert [e.kind for e in segments] == ["segment"]
         assert segments[0].start_s == pytest.approx(1.0 - 0.03, abs=0.035)
@@ -151,7 +151,7 @@ def test_trim_cuts_a_quiet_tail_that_the_vad_keeps(model):
 
 
 def test_bad_blocks_and_options_are_refused(model):
-    rec = model.stream(16000, vad=make_vad("energy"))
+    rec = model.stream(16000, vad="energy")
     with pytest.raises(EmovoxError, match="NaN"):
         rec.feed(np.array([0.0, np.nan], np.float32))
     with pytest.raises(ParameterError, match="rate"):
@@ -162,9 +162,12 @@ def test_bad_blocks_and_options_are_refused(model):
         model.stream(16000, min_silence_s=-1)
 
 
-def test_the_detector_is_chosen_by_name(model):
-    """``vad`` is one of the voice-activity options: a name (auto, silero, energy) as ``emovox listen --vad`` gives."""
+def test_the_detector_is_chosen_by_name_or_given(model):
+    """``vad`` is one of the voice-activity options (a name, as ``emovox listen --vad`` gives); ``detector`` is an
+    instance to use instead."""
     assert model.stream(16000, vad="energy", warm_up=False).vad.name == "energy"
+    given = EnergyVAD()
+    assert model.stream(16000, vad="silero", detector=given, warm_up=False).vad is given
     with pytest.raises(ParameterError, match="unknown VAD"):
         model.stream(16000, vad="loud")
 

@@ -24,7 +24,7 @@ def run_cluster(args: argparse.Namespace, plan) -> int:
     from ..settings import current_model_path
     from .inputs import as_text
     from .dataset import DEFAULT_BATCH_FILES
-    from .job import run_batch
+    from .job import local_workers, run_batch
 
     if args.output is None:
         raise ParameterError("--cluster needs --output DIR: the folder of the Parquet dataset to write "
@@ -39,6 +39,7 @@ def run_cluster(args: argparse.Namespace, plan) -> int:
         raise BundleError("no model given and no current model: pass --model FILE, or choose one with "
                           "`emovox use NAME|FILE` (`emovox models` lists them)")
     address = args.cluster
+    local_workers(address)  # a malformed local:N stops here, before anything is read
     batch_files = getattr(args, "batch_files", None)
     jobs = args.jobs if (args.jobs or 0) > 1 else None
 
@@ -49,8 +50,6 @@ def run_cluster(args: argparse.Namespace, plan) -> int:
     result = run_batch([as_text(p) for p in args.paths], model, as_text(args.output), segment=plan,
                        max_duration_s=args.max_duration, batch_files=batch_files or DEFAULT_BATCH_FILES,
                        cluster=address, workers=jobs, progress=not args.no_progress, log=say)
-    for text in result.notes:
-        say(text)
     done = "" if result.complete else " so far"
     say(f"{result.rows} row(s) from {result.files} file(s){done}, {result.audio_s / 3600:.2f} h of audio, in "
         f"{result.output} ({result.parts_written} part(s) written, {result.parts_skipped} already done; "

@@ -180,10 +180,6 @@ class Dataset:
         names = (p.rstrip("/").rsplit("/", 1)[-1] for p in listed)
         return {n for n in names if n.startswith("part-") and n.endswith(".parquet")}
 
-    def temp_path(self, part: str) -> str:
-        """A unique hidden path for a worker to write ``part`` under before the driver commits it."""
-        return self.path(f".{part}.{uuid.uuid4().hex}.tmp")
-
     def commit(self, temp: str, part: str) -> bool:
         """Rename ``temp`` to ``part`` unless ``part`` exists already (then drop ``temp``); True if renamed.
 
@@ -205,7 +201,7 @@ class Dataset:
         import pyarrow.parquet as pq
 
         with self.fs.open(self.path(part), "rb") as f:
-            meta = pq.read_schema(f).metadata or {}
+            meta = pq.read_metadata(f).metadata or {}
         if META_KEY not in meta:
             return {"inputs": [], "files": 0}
         return json.loads(meta[META_KEY])
@@ -235,24 +231,18 @@ class Dataset:
         except FileNotFoundError:
             pass
 
-    def clean_temps(self, older_than_s: float = 0.0) -> int:
-        """Delete left-over temporary files (from tasks that were retried or a run that was stopped)."""
+    def clean_temps(self) -> int:
+        """Delete left-over temporary files (of tasks that ran twice, or of a run that was stopped); how many."""
         removed = 0
         try:
-            listed = self.fs.ls(self.root, detail=True)
+            listed = self.fs.ls(self.root, detail=False)
         except FileNotFoundError:
             return 0
-        now = time.time()
-        for entry in listed:
-            name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
-            if name.startswith(".part-") and name.endswith(".tmp"):
-                modified = entry.get("mtime") or entry.get("created") or 0
-                if hasattr(modified, "timestamp"):
-                    modified = modified.timestamp()
-                if older_than_s and now - float(modified or now) < older_than_s:
-                    continue
+        for path in listed:
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if name.startswith((".part-", "._")) and name.endswith(".tmp"):
                 try:
-                    self.fs.rm(entry["name"])
+                    self.fs.rm(path)
                     removed += 1
                 except FileNotFoundError:
                     pass

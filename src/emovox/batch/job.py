@@ -108,6 +108,7 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
 
     started = time.perf_counter()
     say = log or (lambda text: None)
+    require_cluster_extra()
     output = as_text(output)
     model_path = Path(model)
     recognizer = load_model(model_path)  # verified here first: a bad bundle stops the job before it starts
@@ -115,8 +116,6 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
     sha256 = hashlib.sha256(data).hexdigest()
     model_id = model_path.name
     found: Inputs = resolve_inputs(sources)
-    for text in found.notes:
-        say(text)
     schema = _schema(recognizer.labels, found.fields)
     job = new_job(model_id, sha256, recognizer.labels, segment, max_duration_s, schema.names, batch_files)
     dataset = Dataset(output)
@@ -124,21 +123,24 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
     digest = job_digest(job)
     todo, done, foreign = schedule(found.items, dataset.parts(), batch_files, digest,
                                    lambda name: dataset.part_info(name).get("inputs", []))
-    result = BatchResult(output, parts=len(todo) + len(done), parts_skipped=len(done))
+    result = BatchResult(output, parts=len(todo) + len(done), parts_skipped=len(done), notes=list(found.notes))
     if foreign:
         result.notes.append(f"{len(foreign)} part(s) from an earlier run with other inputs kept; their files are "
                             "not processed again")
+    for text in result.notes:
+        say(text)
     run = None
     if todo:
         dataset.remove(SUMMARY_FILE)
         say(f"{sum(len(p.inputs) for p in todo)} file(s) in {len(todo)} partition(s) to do"
             + (f"; {len(done)} partition(s) already done" if done else ""))
-        run = _Run(dataset, todo, job, schema, found, segment, max_duration_s, retries, progress, on_part, result)
+        run = _Run(dataset, todo, job, schema, found, segment, max_duration_s, retries, progress, on_part, result,
+                   say)
         own = None
         if client is None:
             client, own = connect(cluster or "local", workers=workers)
         try:
-            link = _dashboard(client)
+            link = _dashboard(client, local=own is not None)
             if link:
                 say(f"Dask dashboard: {link}")
             run.execute(client, data)
@@ -161,6 +163,31 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
     return result
 
 
+def require_cluster_extra() -> None:
+    """Raise :class:`ParameterError` naming the extra to install when Dask, fsspec or pyarrow is missing."""
+    import importlib.util
+
+    missing = [m for m in ("distributed", "fsspec", "pyarrow") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ParameterError(f"--cluster needs {', '.join(missing)}: pip install 'emovox[cluster]'")
+
+
+def local_workers(address: str) -> int | None:
+    """For ``local`` 0 (one per core), for ``local:N`` N; ``None`` for a scheduler address.
+
+    Raises:
+        ParameterError: ``local:`` followed by anything but a whole number >= 1.
+    """
+    if address != "local" and not address.startswith(("local:", "local[")):
+        return None
+    count = address[len("local"):].strip("[]:")
+    if not count:
+        return 0
+    if not count.isdigit() or int(count) < 1:
+        raise ParameterError(f"--cluster {address}: expected local or local:N with N >= 1 worker processes")
+    return int(count)
+
+
 def connect(address: str, *, workers: int | None = None):
     """A :class:`distributed.Client` for ``address`` and the local cluster it started (``None`` if remote).
 
@@ -173,19 +200,11 @@ def connect(address: str, *, workers: int | None = None):
         from distributed import Client, LocalCluster
     except ImportError:
         raise ParameterError("--cluster needs Dask: pip install 'emovox[cluster]'") from None
-    if address == "local" or address.startswith("local:") or address.startswith("local["):
-        count = address[len("local"):].strip("[]:")
-        if count:
-            try:
-                n = int(count)
-            except ValueError:
-                n = 0
-            if n < 1:
-                raise ParameterError(f"--cluster {address}: expected local or local:N with N >= 1 worker processes")
-        else:
-            n = workers or _cores()
+    local = local_workers(address)
+    if local is not None:
+        n = local or workers or _cores()
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
-                               dashboard_address=":8787" if _have_dashboard() else None)
+                               dashboard_address=":8787" if _have_dashboard() else ":0")
         return Client(cluster), cluster
     try:
         return Client(address, timeout="30s"), None
@@ -197,11 +216,13 @@ class _Run:
     """One run's submissions, commits and progress."""
 
     def __init__(self, dataset: Dataset, todo: list[Partition], job: dict, schema, found: Inputs, segment,
-                 max_duration_s, retries: int, progress: bool, on_part, result: BatchResult) -> None:
+                 max_duration_s, retries: int, progress: bool, on_part, result: BatchResult,
+                 say: Callable[[str], None]) -> None:
         self.dataset, self.todo, self.job, self.schema = dataset, todo, job, schema
         self.extra_columns = tuple(f.name for f in found.fields)
         self.segment, self.max_duration_s, self.retries = segment, max_duration_s, retries
-        self.progress, self.on_part, self.result = progress, on_part, result
+        self.progress, self.on_part, self.result, self.say = progress, on_part, result, say
+        self.counts: dict[str, dict] = {}  # part -> its counts, for the parts this run wrote
         self.workers: dict[str, dict] = {}
         self.totals = {"files": 0, "rows": 0, "segments": 0, "errors": 0, "audio_s": 0.0, "work_s": 0.0,
                        "tasks": 0}
@@ -215,7 +236,7 @@ class _Run:
         from .worker import ModelPlugin, PartTask, run_partition
 
         plugin_name = f"emovox-model-{self.job['model_sha256'][:12]}-{uuid.uuid4().hex[:8]}"
-        client.register_plugin(ModelPlugin(bundle, self.job["model_sha256"], self.job["model"]), name=plugin_name)
+        plugin = ModelPlugin(bundle, self.job["model_sha256"], self.job["model"])
         pending = deque(self.todo)
         running: dict = {}
         batches = as_completed(loop=client.loop, with_results=True, raise_errors=False)
@@ -231,7 +252,7 @@ class _Run:
         def submit() -> None:
             while pending and len(running) < limit():
                 part = pending.popleft()
-                task = PartTask(part.name, part.inputs, self.dataset.temp_path(part.name), self.dataset.url,
+                task = PartTask(part.name, part.inputs, self.dataset.root, self.dataset.url,
                                 self.job["model"], self.job["model_sha256"], self.segment, self.max_duration_s,
                                 self.schema, self.extra_columns)
                 future = client.submit(run_partition, task, key=f"emovox-{part.name[:-8]}-{uuid.uuid4().hex[:8]}",
@@ -244,6 +265,10 @@ class _Run:
                    file=sys.stderr, smoothing=0.1)
         began = time.perf_counter()
         try:
+            if not client.nthreads():
+                self.say("the cluster has no workers yet: waiting for some to join")
+            client.register_plugin(plugin, name=plugin_name)  # loads the model on every worker, now and later
+            began = time.perf_counter()
             submit()
             for future, outcome in batches:
                 part = running.pop(future)
@@ -281,6 +306,7 @@ class _Run:
             self.result.failed.append((part.name, f"cannot put the part in place ({exc.strerror or exc})"))
             return
         self.result.parts_written += committed
+        self.counts[part.name] = outcome
         for key in ("files", "rows", "segments", "errors", "audio_s", "work_s"):
             self.totals[key] += outcome[key]
         self.totals["tasks"] += 1
@@ -299,8 +325,9 @@ def _summary(dataset: Dataset, job: dict, result: BatchResult, run: _Run | None,
     """The ``_SUCCESS`` summary: totals over every part in the output, and this run's figures."""
     totals = {"files": 0, "rows": 0, "segments": 0, "errors": 0, "notes": 0, "audio_s": 0.0, "work_s": 0.0}
     parts = sorted(dataset.parts())
+    known = run.counts if run is not None else {}
     for name in parts:
-        info = dataset.part_info(name)
+        info = known.get(name) or dataset.part_info(name)
         for key in totals:
             totals[key] += info.get(key, 0)
     summary = {"files": totals["files"], "rows": totals["rows"], "segments": totals["segments"],
@@ -330,12 +357,16 @@ def _schema(labels, fields):
                                    *fields])
 
 
-def _dashboard(client) -> str | None:
+def _dashboard(client, local: bool) -> str | None:
+    """The dashboard's address when the scheduler serves one (a local one needs bokeh installed here)."""
+    if local and not _have_dashboard():
+        return None
     try:
-        services = client.scheduler_info().get("services", {})
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
+        return client.dashboard_link
     except Exception:  # noqa: BLE001 - no dashboard is no reason to stop
         return None
-    return client.dashboard_link if "dashboard" in services else None
 
 
 def _cores() -> int:

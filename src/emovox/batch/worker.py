@@ -15,6 +15,7 @@ import resource
 import tempfile
 import threading
 import time
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ _LOCK = threading.Lock()
 LOADS = {"count": 0}
 #: Error lines a task sends back for the report (the part has them all).
 ERROR_SAMPLES = 5
+#: Rows a task holds before writing them to its part as a row group (memory stays bounded per task).
+ROWS_PER_GROUP = 4096
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class PartTask:
     Attributes:
         part: the part file's name.
         inputs: the partition's inputs, in order.
-        temp: where to write the part (a hidden unique name in the output; the driver renames it).
+        folder: the output folder's path on its file system: the part is written there under a hidden name
+            unique to this run of the task (a retry writes another), which the driver renames.
         output: the output folder's URL (for the file system).
         model_id, model_sha256: the bundle's name and checksum (both become columns).
         segment: the segmentation (:mod:`emovox.segmentation`).
@@ -50,7 +54,7 @@ class PartTask:
 
     part: str
     inputs: tuple[Input, ...]
-    temp: str
+    folder: str
     output: str
     model_id: str
     model_sha256: str
@@ -121,6 +125,11 @@ def load_bytes(data: bytes, sha256: str, name: str, folder: str | None = None):
     return model
 
 
+def load_count() -> int:
+    """How many bundles this process has loaded (``client.run(load_count)`` asks every worker)."""
+    return LOADS["count"]
+
+
 def release(sha256: str) -> None:
     """One user of a model fewer; the last one drops it."""
     with _LOCK:
@@ -145,7 +154,7 @@ def model_for(sha256: str):
 
 
 def run_partition(task: PartTask) -> dict:
-    """Process a partition's inputs and write its part under ``task.temp``; return its counts.
+    """Process a partition's inputs and write its part under a unique hidden name; return its counts.
 
     A file that cannot be used becomes a row with its error; only a failure to write the part raises.
 
@@ -162,37 +171,43 @@ def run_partition(task: PartTask) -> dict:
     model = model_for(task.model_sha256)
     labels = model.labels
     counts = {"files": 0, "rows": 0, "segments": 0, "errors": 0, "notes": 0, "audio_s": 0.0}
-    records: list[dict] = []
     samples: list[tuple[str, str]] = []
-    for item in task.inputs:
-        found, audio_s = _process(model, item, task)
-        counts["files"] += 1
-        counts["notes"] += len(found.notes)
-        counts["audio_s"] += audio_s
-        tail = {"model": task.model_id, "model_sha256": task.model_sha256, **dict(zip(task.extra_columns, item.extras))}
-        for row in found:
-            record = row.to_record()
-            record["file"] = safe_text(record["file"])
-            record["error"] = None
-            records.append({**record, **tail})
-            counts["rows"] += 1
-            counts["segments"] += str(row.kind) != "whole"
-        for error in found.errors:
-            records.append({**error_record(error, labels), **tail})
-            counts["errors"] += 1
-            if len(samples) < ERROR_SAMPLES:
-                samples.append((safe_text(error.path), error.problem))
-    meta = {"part": task.part, "inputs": [i.path for i in task.inputs], **counts,
-            "work_s": round(time.perf_counter() - started, 4)}
-    schema = task.schema.with_metadata({b"emovox": json.dumps(meta).encode()})
-    table = pa.Table.from_pylist(records, schema=schema)
-    fs = _filesystem(task.output)
-    with fs.open(task.temp, "wb") as f:
-        pq.write_table(table, f)
+    pending: list[dict] = []
+    temp = f"{task.folder.rstrip('/')}/.{task.part}.{uuid.uuid4().hex}.tmp"
+    with _filesystem(task.output).open(temp, "wb") as handle:
+        writer = pq.ParquetWriter(handle, task.schema)
+        for item in task.inputs:
+            found, audio_s = _process(model, item, task)
+            counts["files"] += 1
+            counts["notes"] += len(found.notes)
+            counts["audio_s"] += audio_s
+            tail = {"model": task.model_id, "model_sha256": task.model_sha256,
+                    **dict(zip(task.extra_columns, item.extras))}
+            for row in found:
+                record = row.to_record()
+                record["file"] = safe_text(record["file"])
+                record["error"] = None
+                pending.append({**record, **tail})
+                counts["rows"] += 1
+                counts["segments"] += str(row.kind) != "whole"
+            for error in found.errors:
+                pending.append({**error_record(error, labels), **tail})
+                counts["errors"] += 1
+                if len(samples) < ERROR_SAMPLES:
+                    samples.append((safe_text(error.path), error.problem))
+            if len(pending) >= ROWS_PER_GROUP:  # rows leave memory as they come: a partition of long files fits
+                writer.write_table(pa.Table.from_pylist(pending, schema=task.schema))
+                pending = []
+        if pending:
+            writer.write_table(pa.Table.from_pylist(pending, schema=task.schema))
+        meta = {"part": task.part, "inputs": [i.path for i in task.inputs], **counts,
+                "work_s": round(time.perf_counter() - started, 4)}
+        writer.add_key_value_metadata({"emovox": json.dumps(meta)})
+        writer.close()
     work_s = time.perf_counter() - started
-    return {"part": task.part, "temp": task.temp, **counts, "work_s": work_s, "error_samples": samples,
-            "worker": _worker_address(),
-            "pid": os.getpid(), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"part": task.part, "temp": temp, **counts, "work_s": work_s, "error_samples": samples,
+            "worker": _worker_address(), "pid": os.getpid(),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _process(model, item: Input, task: PartTask):
@@ -208,7 +223,7 @@ def _process(model, item: Input, task: PartTask):
 
     try:
         fs, path = fsspec.core.url_to_fs(item.path)
-        if getattr(fs, "protocol", None) in ("file", ("file", "local")) or _is_local(fs):
+        if _is_local(fs):
             found = model.process_file(path, segment=task.segment, max_duration_s=task.max_duration_s,
                                        name=item.path)
             return found, (_duration_s(path, task.max_duration_s) if len(found) else 0.0)
@@ -268,4 +283,4 @@ def _worker_address() -> str:
         return f"pid {os.getpid()}"
 
 
-__all__ = ["ModelPlugin", "PartTask", "run_partition", "load_bytes", "model_for", "LOADS"]
+__all__ = ["ModelPlugin", "PartTask", "run_partition", "load_bytes", "model_for", "load_count"]

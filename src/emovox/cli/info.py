@@ -55,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
           if "files" in d else f"data:  {d['error']}")
     m = info.get("model")
     if m and "error" not in m:
-        print(f"model: {m['path']}\n       {m['model']['name']} on {m['feature_set']['name']} at {m['rate']} Hz, "
-              f"labels {', '.join(m['labels'])}, emovox {m['emovox_version']}")
-        for metric in m.get("metrics", []):
+        recipe = (m.get("model") or {}).get("name", "a model")
+        print(f"model: {m['path']}\n       {recipe} on {m['feature_set']['name']} at {m['rate']} Hz, "
+              f"labels {', '.join(m['labels'])}, emovox {m.get('emovox_version', '?')}")
+        for metric in m.get("metrics") or []:
             print(f"       {metric['protocol']}: UAR {metric['uar']['mean']:.1f} ± {metric['uar']['std']:.1f}")
     elif m:
         print(f"model: {m['error']}")

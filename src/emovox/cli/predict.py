@@ -41,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="write rows to FILE as each input finishes (written under a temporary name and put in "
                           "place at the end or on Ctrl-C) instead of standard output")
     out.add_argument("--json", action="store_true", help="the same as --format json")
-    out.add_argument("--top", type=int, default=None, metavar="K", help="table: list at most K emotions per row")
+    out.add_argument("--top", type=int, default=None, metavar="K",
+                     help="table: list the K most probable emotions per row (default 3, fewer if the terminal is narrow)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: a scheduler address (tcp://host:8786), or local[:N] for N local "
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     writer.write(Predictions(errors=errors, labels=model.labels))
     stop = threading.Event()
     previous = _stop_on_sigint(stop)
-    bar = _progress(len(files), disabled=args.no_progress or len(files) < 2)
+    bar = _progress(len(files), disabled=args.no_progress or len(files) < 2 or not sys.stderr.isatty())
     done = 0
     try:
         with warnings.catch_warnings():

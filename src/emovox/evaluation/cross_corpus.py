@@ -13,9 +13,8 @@ from ..corpora import summary
 from ..errors import DataError
 from ..labels import EMOTIONS
 from ..models import get_model_spec
-from .metrics import scores
 from .protocols import PROTOCOLS
-from .runner import METRICS
+from .runner import fit_with_groups, summarise, test_scores
 
 if TYPE_CHECKING:  # pipeline imports evaluation, so Dataset is only needed for type checking
     from ..pipeline import Dataset
@@ -67,14 +66,13 @@ def cross_corpus(train: Dataset, test: Dataset, model: str, *, seeds: Sequence[i
     for seed in seeds:
         estimator = clone(spec.build(seed))
         started = time.perf_counter()
-        estimator.fit(x_train, y_train)
+        fit_with_groups(estimator, x_train, y_train, [train.utterances[i].speaker for i in train_rows])
         fit_seconds = time.perf_counter() - started
-        result = scores(y_test, estimator.predict(x_test), len(labels))
+        result = test_scores(estimator, x_test, y_test, len(labels))
         total += np.asarray(result["confusion"])
         runs.append({"fold": fold, "seed": seed, "n_train": int(len(y_train)), "n_test": int(len(y_test)),
                      "fit_seconds": round(fit_seconds, 3), **result})
-    summary = {m: {"mean": 100 * float(np.mean([r[m] for r in runs])),
-                   "std": 100 * float(np.std([r[m] for r in runs]))} for m in METRICS}
+    summary = summarise(runs)
     return {"protocol": PROTOCOL, "protocol_description": PROTOCOLS[PROTOCOL], "model": spec.name,
             "features": train.feature_set.name, "labels": list(labels), "seeds": list(seeds), "n_folds": 1,
             "summary": summary,

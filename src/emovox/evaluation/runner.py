@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 
@@ -15,6 +16,37 @@ from .metrics import scores
 from .protocols import PROTOCOLS, make_folds
 
 METRICS = ("uar", "accuracy", "macro_f1")
+#: Summarised too when every run has them (models with ``predict_proba``): calibration, as fractions x 100.
+CALIBRATION = ("ece", "nll")
+
+
+def fit_with_groups(estimator, features: np.ndarray, targets: np.ndarray, groups: Sequence | None):
+    """``estimator.fit(features, targets)``, passing ``groups`` (the rows' speakers) when its ``fit`` takes
+    them, so that it can tune itself on held-out speakers (see :class:`emovox.models.classical.TunedLR`)."""
+    try:
+        takes_groups = "groups" in inspect.signature(estimator.fit).parameters
+    except (TypeError, ValueError):
+        takes_groups = False
+    if takes_groups and groups is not None and all(g is not None for g in groups):
+        return estimator.fit(features, targets, groups=np.asarray(groups))
+    return estimator.fit(features, targets)
+
+
+def test_scores(estimator, features: np.ndarray, targets: np.ndarray, n_labels: int) -> dict:
+    """:func:`~.metrics.scores` of a fitted estimator on a test set, with ECE when it gives probabilities."""
+    probabilities = None
+    if hasattr(estimator, "predict_proba"):
+        full = np.zeros((len(targets), n_labels))
+        full[:, np.asarray(estimator.classes_, dtype=int)] = estimator.predict_proba(features)
+        probabilities = full
+    return scores(targets, estimator.predict(features), n_labels, probabilities)
+
+
+def summarise(runs: Sequence[dict]) -> dict:
+    """Mean and std over runs of each metric, in percent (ECE and NLL too when every run has them)."""
+    names = METRICS + tuple(m for m in CALIBRATION if all(m in r for r in runs))
+    return {m: {"mean": 100 * float(np.mean([r[m] for r in runs])),
+                "std": 100 * float(np.std([r[m] for r in runs]))} for m in names}
 
 
 def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequence[Utterance],
@@ -34,10 +66,12 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequen
 
     Returns:
         A JSON-ready dict: ``protocol, model, labels, runs`` (one per fold and seed, with
-        their scores), ``summary`` (mean and std of each metric, in percent),
+        their scores), ``summary`` (mean and std of each metric, in percent; ``ece`` and
+        ``nll`` too for models that give probabilities),
         ``recall`` (mean per label, percent) and ``confusion`` (counts summed over runs).
     """
     folds = make_folds(protocol, utterances, k=k)
+    speakers = np.array([u.speaker for u in utterances], dtype=object)
     runs = []
     total = np.zeros((len(labels), len(labels)), dtype=int)
     bar = tqdm(total=len(folds) * len(seeds), desc=f"{spec.name} {protocol}", unit="fit",
@@ -46,16 +80,15 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequen
         for fold in folds:
             estimator = clone(spec.build(seed))
             started = time.perf_counter()
-            estimator.fit(features[fold.train], targets[fold.train])
+            fit_with_groups(estimator, features[fold.train], targets[fold.train], speakers[fold.train])
             fit_seconds = time.perf_counter() - started
-            result = scores(targets[fold.test], estimator.predict(features[fold.test]), len(labels))
+            result = test_scores(estimator, features[fold.test], targets[fold.test], len(labels))
             total += np.asarray(result["confusion"])
             runs.append({"fold": fold.name, "seed": seed, "n_train": int(len(fold.train)),
                          "n_test": int(len(fold.test)), "fit_seconds": round(fit_seconds, 3), **result})
             bar.update()
     bar.close()
-    summary = {m: {"mean": 100 * float(np.mean([r[m] for r in runs])),
-                   "std": 100 * float(np.std([r[m] for r in runs]))} for m in METRICS}
+    summary = summarise(runs)
     return {"protocol": protocol, "protocol_description": PROTOCOLS[protocol], "model": spec.name,
             "features": spec.features, "labels": list(labels), "seeds": list(seeds), "n_folds": len(folds),
             "summary": summary,

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..audio import Audio, require_duration, resample, trim_silence
 from ..errors import ParameterError
+from ..registry import Registry
 
 
 class FeatureSet(ABC):
@@ -122,25 +123,23 @@ class SpeechFeatureSet(FeatureSet):
         return trim_silence(speech, top_db=self.trim_db) if self.trim_db else speech
 
 
-_REGISTRY: dict[str, type[FeatureSet]] = {}
+#: The feature sets, by name.
+FEATURE_SETS: Registry[type[FeatureSet]] = Registry("feature set")
 
 
 def register(cls: type[FeatureSet]) -> type[FeatureSet]:
-    """Class decorator adding a feature set to the registry under ``cls.name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
+    """Class decorator adding a feature set to :data:`FEATURE_SETS` under ``cls.name``."""
+    return FEATURE_SETS.register(cls.name)(cls)
 
 
 def available() -> list[str]:
     """Names of the registered feature sets."""
-    return sorted(_REGISTRY)
+    return sorted(FEATURE_SETS)
 
 
 def get_feature_set(name: str, params: dict | None = None, *, version: int | None = None) -> FeatureSet:
     """Build the feature set ``name`` with ``params``; check ``version`` if given (as a bundle does)."""
-    if name not in _REGISTRY:
-        raise ParameterError(f"unknown feature set {name!r}; choose from {', '.join(available())}")
-    cls = _REGISTRY[name]
+    cls = FEATURE_SETS.get(name)
     if version is not None and version != cls.version:
         raise ParameterError(f"feature set {name!r} is version {cls.version} here, the model needs version "
                              f"{version}: install the emovox version that trained it, or retrain")

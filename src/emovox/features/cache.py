@@ -107,18 +107,21 @@ class FeatureCache:
             return None
         size = _DIGEST + 4 * self.dim
         try:
-            with os.fdopen(fd, "rb") as handle:
-                info = os.fstat(handle.fileno())
-                if not stat.S_ISREG(info.st_mode):
-                    self.trouble(f"{path} is not a regular file; ignored")
-                    return None
-                if info.st_size != size:
-                    return None  # damaged: recomputed and rewritten
-                blob = handle.read(size)
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                self.trouble(f"{path} is not a regular file; ignored")
+                return None
+            if info.st_size != size:
+                return None  # damaged: recomputed and rewritten
+            blob = b""
+            while len(blob) < size and (chunk := os.read(fd, size - len(blob))):
+                blob += chunk
         except OSError as exc:
             self._readable = False
             self.trouble(f"cannot read {path.name} ({exc.strerror or exc})")
             return None
+        finally:
+            os.close(fd)
         digest, payload = blob[:_DIGEST], blob[_DIGEST:]
         if len(payload) != 4 * self.dim or hashlib.blake2b(payload, digest_size=_DIGEST).digest() != digest:
             return None

@@ -227,10 +227,13 @@ class LoadedBundle:
         if probs.shape[1] != n_labels:
             raise BundleError(f"{self.path}: the model answers {probs.shape[1]} classes but the manifest lists "
                               f"{n_labels} labels; retrain the model")
-        if (not np.all(np.isfinite(probs)) or np.any(probs < 0)
-                or np.any(np.abs(probs.sum(axis=1) - 1.0) > PROBABILITY_TOLERANCE)):
-            raise BundleError(f"{self.path}: model.onnx returned values that are not probabilities (NaN, "
-                              f"negative, or rows not summing to 1, e.g. {_short(probs[0].tolist())}); "
+        with np.errstate(invalid="ignore"):
+            bad = (~np.all(np.isfinite(probs), axis=1) | np.any(probs < 0, axis=1)
+                   | (np.abs(probs.sum(axis=1) - 1.0) > PROBABILITY_TOLERANCE))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise BundleError(f"{self.path}: model.onnx returned values that are not probabilities (NaN, negative, "
+                              f"or not summing to 1; row {row}: {_short(np.round(probs[row], 4).tolist(), 120)}); "
                               "retrain the model or get an intact copy")
         return probs
 
@@ -251,12 +254,13 @@ def load(path: str | os.PathLike, *, threads: int = 1) -> LoadedBundle:
     expected = _parse_sums(path, members.pop("SHA256SUMS"))
     for name, data in members.items():
         if name not in expected:
-            raise BundleError(f"{path}: {name} is not listed in SHA256SUMS: the bundle was modified or damaged")
+            raise BundleError(f"{path}: {_short(name)} is not listed in SHA256SUMS: the bundle was modified or damaged")
         if hashlib.sha256(data).hexdigest() != expected[name]:
-            raise BundleError(f"{path}: checksum of {name} does not match: the bundle was modified or damaged")
+            raise BundleError(f"{path}: checksum of {_short(name)} does not match: the bundle was modified or damaged")
     for name in expected:
         if name not in members:
-            raise BundleError(f"{path}: SHA256SUMS lists {name}, which the bundle lacks: it was modified or damaged")
+            raise BundleError(f"{path}: SHA256SUMS lists {_short(name)}, which the bundle lacks: it was modified "
+                              "or damaged")
     manifest = _parse_manifest(path, members["manifest.json"])
     assets = {}
     for asset in manifest["feature_set"].get("assets", []):
@@ -304,7 +308,8 @@ def check_onnx(data: bytes, where: str) -> None:
     try:
         model = onnx.ModelProto.FromString(data)  # parses only: never follows external data
     except Exception as exc:  # protobuf's DecodeError and friends
-        raise BundleError(f"{where} is not an ONNX model ({_short(exc)}); retrain the model or get an intact copy") from None
+        raise BundleError(f"{where} is not an ONNX model ({_short(exc)}); retrain the model or get an intact "
+                          "copy") from None
     if not model.HasField("graph"):
         raise BundleError(f"{where} is not an ONNX model (no graph); retrain the model or get an intact copy")
     external = onnx.TensorProto.EXTERNAL
@@ -313,7 +318,8 @@ def check_onnx(data: bytes, where: str) -> None:
         raise BundleError(f"{where}: tensor {_short(tensor.name)} is stored as external data, which a bundle may not "
                           "use (it would be read from outside the bundle); re-export the model with its data inside")
 
-    graphs = [model.graph, *(t.initialization for t in model.training_info), *(t.algorithm for t in model.training_info)]
+    graphs = [model.graph, *(t.initialization for t in model.training_info),
+              *(t.algorithm for t in model.training_info)]
     node_lists = [f.node for f in model.functions]
     while graphs or node_lists:
         if graphs:
@@ -377,7 +383,8 @@ def _read_members(path: Path) -> dict[str, bytes]:
         except BundleError:
             raise
         except Exception as exc:  # zipfile, zlib, bz2 and lzma raise many types on damaged input
-            raise BundleError(f"{path}: truncated or corrupt bundle ({_short(exc)}); retrain or copy it again") from None
+            raise BundleError(f"{path}: truncated or corrupt bundle ({_short(exc)}); retrain or copy it "
+                              "again") from None
 
 
 def _check_directory(path: Path, infos: list[zipfile.ZipInfo]) -> None:
@@ -400,7 +407,8 @@ def _check_directory(path: Path, infos: list[zipfile.ZipInfo]) -> None:
                               f"(more than {MAX_COMPRESSION_RATIO} times): a zip bomb? refused")
         total += i.file_size
     if total > MAX_TOTAL_BYTES:
-        raise BundleError(f"{path}: members total {total} bytes, more than a bundle may hold ({MAX_TOTAL_BYTES}); refused")
+        raise BundleError(f"{path}: members total {total} bytes, more than a bundle may hold ({MAX_TOTAL_BYTES}); "
+                          "refused")
 
 
 def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:

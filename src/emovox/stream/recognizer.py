@@ -107,10 +107,11 @@ class StreamSession:
         self.vad: FrameVAD = detector if detector is not None else make_vad(seg.vad)
         self.segmenter = Segmenter(threshold=seg.threshold, neg_threshold=seg.neg_threshold,
                                    min_speech_s=seg.min_speech_s, min_silence_s=seg.min_silence_s,
-                                   max_segment_s=seg.max_segment_s)
+                                   max_segment_s=seg.max_segment_s, min_resume_s=seg.min_resume_s)
         self.pad_samples = round(seg.pad_s * self.rate)
         self.context_samples = round(seg.context_s * self.rate)
         self.trim_db = float(seg.trim_db or 0.0)
+        self.edge_search_samples = round(seg.edge_search_s * self.rate)
         self.estimate_window_s = float(estimate_window_s or 0.0)
         self.estimate_hop_s = float(estimate_hop_s)
         self.smoothing = float(smoothing)
@@ -223,8 +224,7 @@ class StreamSession:
         start = max(self._to_stream(span.start) - pad, self._last_end, self._history.first)
         end = min(self._to_stream(span.end) + (0 if span.forced else pad), end_limit)
         if self.trim_db:
-            first, last = loud_part(self._history.get(start, end), self.rate, self.trim_db, pad)
-            start, end = start + first, end if span.forced else start + last
+            start, end = self._refine(start, end, span.forced, end_limit)
         context = self.context_samples
         previous_end, self._last_end = self._last_end, end
         self._smoothed = None
@@ -234,6 +234,15 @@ class StreamSession:
         if probs is None:
             return []
         return [self._event(Kind.SEGMENT, start, end, probs, decided, index)]
+
+    def _refine(self, start: int, end: int, forced: bool, end_limit: int) -> tuple[int, int]:
+        """The segment's ends by level: the loud part (within ``trim_db`` of its peak, :func:`loud_part`) of the
+        VAD's span widened by ``edge_search_samples`` each side (Silero's onset can lag the first word)."""
+        margin = self.edge_search_samples
+        lo = max(start - margin, self._last_end, self._history.first)
+        hi = end if forced else min(end + margin, end_limit)
+        first, last = loud_part(self._history.get(lo, hi), self.rate, self.trim_db, self.pad_samples)
+        return lo + first, hi if forced else lo + last
 
     def _estimate_event(self) -> list[Prediction]:
         if not self.segmenter.in_speech:

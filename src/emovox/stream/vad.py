@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import ParameterError
+from ..registry import Registry
 
 #: The rate (Hz) and frame length (samples) every detector here works at.
 VAD_RATE = 16000
@@ -167,25 +168,29 @@ def loud_part(samples: np.ndarray, rate: int, below_peak_db: float, pad: int = 0
     of the loudest frame (:func:`loud_span`); ``(0, n)`` when there is none.
     """
     levels, hop = frame_levels(samples, rate)
-    span = loud_span(levels, float(levels.max()) - below_peak_db, MIN_LOUD_RUN) if levels.size else None
+    if not levels.size:
+        return 0, samples.size
+    span = loud_span(levels, float(levels.max()) - below_peak_db, MIN_LOUD_RUN)
     if span is None:
         return 0, samples.size
     return max(0, span[0] * hop - pad), min(samples.size, span[1] * hop + pad)
 
 
+#: The voice activity detectors, by name: each entry makes a new detector.
+DETECTORS: Registry = Registry("VAD")
+DETECTORS.register("silero")(SileroVAD)
+DETECTORS.register("energy")(EnergyVAD)
+
+
 def make_vad(kind: str = "auto") -> FrameVAD:
-    """``"silero"``, ``"energy"``, or ``"auto"`` (Silero if installed, else energy).
+    """A new detector: a name from :data:`DETECTORS`, or ``"auto"`` (Silero if installed, else energy).
 
     Raises:
-        ParameterError: an unknown kind, or ``"silero"`` when it is not installed.
+        ParameterError: an unknown name, or ``"silero"`` when it is not installed.
     """
     if kind == "auto":
-        return SileroVAD() if silero_model_path() else EnergyVAD()
-    if kind == "silero":
-        return SileroVAD()
-    if kind == "energy":
-        return EnergyVAD()
-    raise ParameterError(f"unknown VAD {kind!r} (expected auto, silero or energy)")
+        kind = "silero" if silero_model_path() else "energy"
+    return DETECTORS.get(kind)()
 
 
 @dataclass(frozen=True)
@@ -215,22 +220,25 @@ class Segmenter:
         min_speech_s: seconds; shorter segments are dropped.
         min_silence_s: seconds of silence that end a segment.
         max_segment_s: seconds; longer speech is cut into segments of this length.
+        min_resume_s: once silence has begun, speech resumes only after this long at or above ``threshold``
+            (at least one frame): a short blip (the onset of a noise, a click) does not hold a segment open.
         frame_s: duration of one frame, seconds.
 
     Attributes:
-        min_speech_frames, min_silence_frames, max_segment_frames: the same three, in frames.
+        min_speech_frames, min_silence_frames, max_segment_frames, min_resume_frames: the same, in frames.
         frame: frames pushed so far.
         start: the open segment's first frame, or ``None``.
     """
 
     def __init__(self, *, threshold: float = 0.5, neg_threshold: float | None = None, min_speech_s: float = 0.25,
-                 min_silence_s: float = 1.0, max_segment_s: float = 10.0, frame_s: float = FRAME / VAD_RATE) -> None:
+                 min_silence_s: float = 1.0, max_segment_s: float = 10.0, min_resume_s: float = 0.0,
+                 frame_s: float = FRAME / VAD_RATE) -> None:
         neg = threshold - 0.15 if neg_threshold is None else neg_threshold
         if not 0.0 < threshold <= 1.0 or not 0.0 <= neg <= threshold:
             raise ParameterError(f"VAD thresholds must satisfy 0 <= neg_threshold ({neg}) <= threshold "
                                  f"({threshold}) <= 1")
         for name, value in (("min_speech_s", min_speech_s), ("min_silence_s", min_silence_s),
-                            ("max_segment_s", max_segment_s)):
+                            ("max_segment_s", max_segment_s), ("min_resume_s", min_resume_s)):
             if value < 0:
                 raise ParameterError(f"{name} must be >= 0 seconds, got {value}")
         if max_segment_s <= min_speech_s:
@@ -239,9 +247,11 @@ class Segmenter:
         self.min_speech_frames = max(1, round(min_speech_s / frame_s))
         self.min_silence_frames = max(1, round(min_silence_s / frame_s))
         self.max_segment_frames = max(self.min_speech_frames + 1, round(max_segment_s / frame_s))
+        self.min_resume_frames = max(1, round(min_resume_s / frame_s))
         self.frame = 0
         self.start: int | None = None
         self._silence_from: int | None = None
+        self._loud_run = 0  # frames at or above threshold in a row
 
     @property
     def in_speech(self) -> bool:
@@ -251,12 +261,14 @@ class Segmenter:
     def push(self, probability: float) -> Span | None:
         """Take the next frame's probability; return the segment that this frame ends, if any."""
         i, self.frame = self.frame, self.frame + 1
+        self._loud_run = self._loud_run + 1 if probability >= self.threshold else 0
         if self.start is None:
             if probability >= self.threshold:
                 self.start, self._silence_from = i, None
             return None
         if probability >= self.threshold:
-            self._silence_from = None
+            if self._loud_run >= self.min_resume_frames:
+                self._silence_from = None
         elif probability < self.neg_threshold and self._silence_from is None:
             self._silence_from = i
         if self._silence_from is not None and i + 1 - self._silence_from >= self.min_silence_frames:

@@ -222,9 +222,10 @@ class App:
 
     def _set_model(self, model) -> None:
         self.model = model
-        metrics = {m["protocol"]: m for m in model.info.get("metrics", [])}
+        metrics = {m["protocol"]: m for m in model.info.get("metrics") or []}
         figure = next((f"UAR {m['uar']['mean']:.0f} % on unseen speakers" for m in metrics.values()), "")
-        self.model_var.set(f"Model: {model.info['model']['name']}, {len(model.labels)} emotions "
+        recipe = (model.info.get("model") or {}).get("name", model.name)
+        self.model_var.set(f"Model: {recipe}, {len(model.labels)} emotions "
                            f"({', '.join(model.labels)})" + (f" · {figure}" if figure else ""))
         self.predict.set_labels(model.labels)
         self.live.set_labels(model.labels)

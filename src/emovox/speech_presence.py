@@ -1,0 +1,159 @@
+"""Is there speech in this audio? :func:`detect` answers ``None`` (yes) or a short reason why not.
+
+A classifier of emotions answers for anything it is given: white noise comes back
+"fearful", a tone "calm". :func:`detect` is the check to run first. It decides in
+this order, on the audio resampled to 16 kHz:
+
+1. ``"no audio"`` (no samples), ``"silence"`` (peak below -60 dBFS, or nothing but a
+   DC offset below that), ``"constant signal"`` (a DC offset, nothing moving);
+2. ``"a steady tone"``: one spectrum all along (frame spectra nearly identical, and each
+   frame's power per bin close to the average's) whose energy sits in a few narrow
+   peaks: a sine, a hum, a held chord;
+3. the Silero voice activity detector (:func:`emovox.stream.vad.make_vad`, 32 ms frames;
+   the energy detector when Silero is not installed) on the audio scaled to a fixed
+   level, so that a quiet far microphone still counts: speech needs at least
+   :data:`MIN_SPEECH_S` seconds of frames at or above :data:`THRESHOLD`;
+4. without enough speech, the reason says what the audio is instead: ``"noise without
+   speech"`` (a flat spectrum, or steady broadband sound), ``"music"`` (tonal and
+   changing: notes), else ``"no speech detected"``.
+
+It checks presence only, not what is said nor whether the speech is clean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+
+#: The rate (Hz) the checks run at, the voice activity detector's.
+RATE = 16000
+#: Silero's frame, in samples at :data:`RATE`.
+FRAME = 512
+#: Speech probability at or above which a frame counts as speech.
+THRESHOLD = 0.5
+#: Least speech, in seconds (summed over frames), for :func:`detect` to answer ``None``.
+MIN_SPEECH_S = 0.25
+#: Peak level, dBFS, below which audio is silence.
+SILENCE_DBFS = -60.0
+#: RMS level, dBFS, the audio is scaled to before the detector runs.
+TARGET_DBFS = -20.0
+
+_VAD = None
+
+
+def _vad():
+    """One detector per process, reset before each use (it is stateful)."""
+    global _VAD
+    if _VAD is None:
+        from .stream.vad import make_vad
+
+        _VAD = make_vad("auto")
+    _VAD.reset()
+    return _VAD
+
+
+def _mono_float(samples: np.ndarray) -> np.ndarray:
+    samples = np.asarray(samples)
+    if np.issubdtype(samples.dtype, np.integer):
+        samples = samples.astype(np.float64) / float(np.iinfo(samples.dtype).max + 1)
+    samples = samples.astype(np.float64, copy=False)
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    if samples.ndim != 1:
+        raise ValueError(f"expected samples of shape (n,) or (n, channels), got {samples.shape}")
+    return samples
+
+
+def _dbfs(value: float) -> float:
+    return 20.0 * np.log10(max(value, 1e-12))
+
+
+def _spectra(samples: np.ndarray) -> np.ndarray:
+    """Power spectra of 32 ms Hann frames every 16 ms at 16 kHz, shape ``(frames, 257)``."""
+    if len(samples) < FRAME:
+        samples = np.pad(samples, (0, FRAME - len(samples)))
+    hop = FRAME // 2
+    count = 1 + (len(samples) - FRAME) // hop
+    index = np.arange(FRAME)[None, :] + hop * np.arange(count)[:, None]
+    return np.abs(np.fft.rfft(samples[index] * np.hanning(FRAME), axis=1)) ** 2
+
+
+def describe(samples: np.ndarray) -> dict:
+    """The spectral measures :func:`detect` uses, of 16 kHz float ``samples`` (for tests and tuning).
+
+    ``flatness``: median over loud frames of the spectral flatness (geometric / arithmetic
+    mean of the power, 60 Hz-7.5 kHz; 1 for white noise, near 0 for a tone);
+    ``peak_share``: median share of a frame's power within +-2 bins of its 5 strongest peaks;
+    ``change``: median distance between consecutive log spectra (dB, loud frames);
+    ``steadiness``: correlation of each loud frame's log spectrum with their mean (median);
+    ``whitened_flatness``: median flatness of the loud frames' power divided by their mean
+    power per bin (about 0.56 for any stationary noise, whatever its colour; lower for
+    speech and music, whose spectra change from frame to frame).
+    """
+    power = _spectra(samples)[:, 2:241]  # 62.5 Hz - 7.5 kHz
+    power = power + max(float(power.max()), 1e-20) * 1e-9  # a floor 90 dB down: leakage is not signal
+    energy = power.sum(axis=1)
+    loud = energy >= energy.max() * 10 ** (-30 / 10)
+    power = power[loud] if loud.sum() >= 2 else power
+    flatness = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
+    top = np.argsort(power, axis=1)[:, -5:]
+    near = np.zeros_like(power, dtype=bool)
+    for shift in range(-2, 3):
+        np.put_along_axis(near, np.clip(top + shift, 0, power.shape[1] - 1), True, axis=1)
+    peak_share = (power * near).sum(axis=1) / power.sum(axis=1)
+    logs = 10 * np.log10(power)
+    change = np.median(np.sqrt(np.mean(np.diff(logs, axis=0) ** 2, axis=1))) if len(logs) > 1 else 0.0
+    centred = logs - logs.mean(axis=1, keepdims=True)
+    mean = centred.mean(axis=0)
+    steadiness = np.median(centred @ mean / (np.linalg.norm(centred, axis=1) * np.linalg.norm(mean) + 1e-12))
+    white = power / power.mean(axis=0)
+    whitened = np.exp(np.mean(np.log(white), axis=1)) / np.mean(white, axis=1)
+    return {"flatness": float(np.median(flatness)), "peak_share": float(np.median(peak_share)),
+            "change": float(change), "steadiness": float(steadiness),
+            "whitened_flatness": float(np.median(whitened))}
+
+
+def speech_seconds(samples: np.ndarray) -> float:
+    """Seconds of 16 kHz float ``samples`` (already at a good level) the detector calls speech."""
+    vad = _vad()
+    usable = len(samples) // FRAME * FRAME
+    frames = np.pad(samples, (0, FRAME - len(samples))) if usable == 0 else samples[:usable]
+    frames = frames.astype(np.float32).reshape(-1, FRAME)
+    speech = sum(1 for frame in frames if vad.probability(frame) >= THRESHOLD)
+    return speech * FRAME / RATE
+
+
+def detect(samples: np.ndarray, rate: int) -> str | None:
+    """``None`` if ``samples`` hold speech, else a short reason: see the module's description.
+
+    Args:
+        samples: float (``[-1, 1]``) or integer PCM, mono ``(n,)`` or ``(n, channels)``.
+        rate: their sample rate, Hz.
+
+    Returns:
+        ``None``, or one of ``"no audio"``, ``"silence"``, ``"constant signal"``,
+        ``"a steady tone"``, ``"noise without speech"``, ``"music"``, ``"no speech detected"``.
+    """
+    x = _mono_float(samples)
+    if x.size == 0:
+        return "no audio"
+    x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
+    if _dbfs(float(np.max(np.abs(x)))) < SILENCE_DBFS:
+        return "silence"
+    moving = x - np.mean(x)
+    if _dbfs(float(np.max(np.abs(moving)))) < SILENCE_DBFS:
+        return "constant signal"
+    if rate != RATE:
+        moving = soxr.resample(moving, rate, RATE, quality="HQ")
+    m = describe(moving)
+    if m["peak_share"] > 0.9 and m["steadiness"] > 0.98 and m["whitened_flatness"] > 0.8:
+        return "a steady tone"
+    rms = float(np.sqrt(np.mean(moving ** 2)))
+    scaled = np.clip(moving * (10 ** (TARGET_DBFS / 20) / max(rms, 1e-9)), -1.0, 1.0)
+    if speech_seconds(scaled) >= MIN_SPEECH_S:
+        return None
+    if m["flatness"] > 0.3 or m["whitened_flatness"] > 0.4:
+        return "noise without speech"
+    if m["peak_share"] > 0.5:
+        return "music"
+    return "no speech detected"

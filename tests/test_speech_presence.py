@@ -1,0 +1,91 @@
+"""emovox.speech_presence.detect: speech passes, silence, DC, tones, noise and music are refused with a reason."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from functools import lru_cache
+
+from conftest import RAVDESS, needs_ravdess
+from emovox import corpora
+from emovox.speech_presence import describe, detect
+
+RATE = 16000
+T = np.arange(3 * RATE) / RATE
+RNG = np.random.default_rng(0)
+
+
+def _pink(n: int) -> np.ndarray:
+    spectrum = np.fft.rfft(RNG.standard_normal(n)) / np.sqrt(np.maximum(np.arange(n // 2 + 1), 1))
+    x = np.fft.irfft(spectrum, n)
+    return 0.1 * x / x.std()
+
+
+def _brown(n: int) -> np.ndarray:
+    x = np.cumsum(RNG.standard_normal(n))
+    x -= x.mean()
+    return 0.1 * x / x.std()
+
+
+def _notes() -> np.ndarray:
+    t = T[: RATE // 2]
+    return np.concatenate([0.2 * sum(np.sin(2 * np.pi * f * k * t) / k for k in range(1, 6))
+                           for f in (262, 330, 392, 523, 440, 349)])
+
+
+NOT_SPEECH = [
+    ("zeros", np.zeros(3 * RATE), RATE, "silence"),
+    ("very quiet noise", 1e-4 * RNG.standard_normal(3 * RATE), RATE, "silence"),
+    ("DC offset", np.full(3 * RATE, 0.3), RATE, "constant signal"),
+    ("int16 DC", np.full(3 * RATE, 8000, dtype=np.int16), RATE, "constant signal"),
+    ("440 Hz sine", 0.5 * np.sin(2 * np.pi * 440 * T), RATE, "a steady tone"),
+    ("1 kHz sine at 48 kHz", 0.5 * np.sin(2 * np.pi * 1000 * np.arange(3 * 48000) / 48000), 48000, "a steady tone"),
+    ("mains hum", 0.3 * np.sin(2 * np.pi * 50 * T) + 0.1 * np.sin(2 * np.pi * 150 * T), RATE, "a steady tone"),
+    ("stereo sine", np.stack([0.3 * np.sin(2 * np.pi * 300 * T)] * 2, axis=1), RATE, "a steady tone"),
+    ("white noise", 0.1 * RNG.standard_normal(3 * RATE), RATE, "noise without speech"),
+    ("quiet white noise", 0.003 * RNG.standard_normal(3 * RATE), RATE, "noise without speech"),
+    ("pink noise", _pink(3 * RATE), RATE, "noise without speech"),
+    ("brown noise", _brown(3 * RATE), RATE, "noise without speech"),
+    ("white noise at 44.1 kHz", 0.1 * RNG.standard_normal(3 * 44100), 44100, "noise without speech"),
+    ("melody", _notes(), RATE, "music"),
+]
+
+
+@pytest.mark.parametrize("name, samples, rate, reason", NOT_SPEECH, ids=[c[0] for c in NOT_SPEECH])
+def test_not_speech_gets_a_reason(name, samples, rate, reason):
+    assert detect(samples, rate) == reason
+
+
+def test_empty_and_nan():
+    assert detect(np.zeros(0, np.float32), RATE) == "no audio"
+    assert detect(np.full(RATE, np.nan), RATE) == "silence"
+
+
+def test_describe_separates_noise_from_tone():
+    noise, tone = describe(0.1 * RNG.standard_normal(RATE)), describe(0.5 * np.sin(2 * np.pi * 440 * T[:RATE]))
+    assert 0.45 < noise["whitened_flatness"] < 0.7 and noise["flatness"] > 0.4
+    assert tone["peak_share"] > 0.99 and tone["steadiness"] > 0.99
+
+
+@lru_cache(maxsize=1)
+def _ravdess() -> list:
+    return corpora.open_corpus(RAVDESS)
+
+
+# a fixed spread of 50 files (all 24 actors, all 8 emotions) keeps the test to seconds;
+# `bench/robustness.py --presence` checks all 1440.
+@needs_ravdess
+@pytest.mark.parametrize("index", range(0, 1440, 29))
+def test_ravdess_speech_passes(index):
+    utterance = _ravdess()[index]
+    samples, rate = sf.read(str(utterance.path), dtype="float32")
+    assert detect(samples, rate) is None, utterance.path.name
+
+
+@needs_ravdess
+def test_quiet_far_speech_passes():
+    samples, rate = sf.read(str(_ravdess()[100].path), dtype="float32")
+    samples = samples.mean(axis=1) if samples.ndim == 2 else samples
+    quiet = samples * (10 ** (-35 / 20) / np.sqrt(np.mean(samples ** 2)))  # -35 dBFS RMS
+    assert detect(quiet, rate) is None
+    assert detect((quiet * 32768).astype(np.int16), rate) is None
