@@ -88,12 +88,18 @@ def half_of_the_clips(archive: Path, expected: list[dict], which: int) -> tuple[
 
 @pytest.fixture(scope="module")
 def client():
-    """A local Dask cluster of 2 worker processes, one thread each."""
+    """A local Dask cluster of 2 worker processes, one thread each (asked for before ``expected``)."""
     from distributed import Client, LocalCluster
+
+    import importlib
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+        # the workers import emovox while this process computes the one-machine rows
+        warming = [c.submit(importlib.import_module, "emovox.recognizer", workers=[w], pure=False)
+                   for w in c.scheduler_info()["workers"]]
         yield c
+        del warming
 
 
 def one_machine(model, files, plan) -> list[dict]:

@@ -402,7 +402,6 @@ def test_thirty_minutes_of_clips_give_a_timeline_in_bounded_memory(tiny_bundle, 
     """`emovox predict --segments long.flac --format csv` on 30 minutes of RAVDESS clips between silences and
     noise: a row per clip, none outside the clips, the ends near each clip's speech, memory bounded."""
     import csv
-    import resource
 
     from testkit.long_audio import build_long_recording, score_rows
     from testkit.reference import read_bounds
@@ -414,11 +413,16 @@ def test_thirty_minutes_of_clips_give_a_timeline_in_bounded_memory(tiny_bundle, 
     placed, duration_s = build_long_recording(ravdess, long, minutes=30, seed=5, bounds=bounds)
     assert duration_s >= 30 * 60 and long.stat().st_size > 40e6
     out = tmp_path / "long.csv"
-    done = subprocess.run([sys.executable, "-m", "emovox", "predict", "--segments", str(long), "--format", "csv",
-                           "--output", str(out), "--model", str(tiny_bundle), "--no-progress"],
+    # a fresh process that runs emovox and reports its child's peak resident memory, so no other test's
+    # processes count
+    measure = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "emovox", "predict", "--segments",
+                           str(long), "--format", "csv", "--output", str(out), "--model", str(tiny_bundle),
+                           "--no-progress"],
                           capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(SRC.parent)})
     assert done.returncode == 0, done.stderr
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_mb = int(done.stderr.strip().splitlines()[-1]) / 1024
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert all(r["kind"] == "segment" and not r["error"] for r in rows)

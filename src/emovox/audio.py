@@ -24,10 +24,12 @@ from .errors import AudioError
 SILENCE_PEAK = 1e-4
 
 #: File name extensions emovox reads as audio: the containers libsndfile reads (MP3 where this
-#: libsndfile has it; check with ``soundfile.available_formats()``).
+#: libsndfile has it; check with ``soundfile.available_formats()``), and those FFmpeg reads through PyAV
+#: (M4A/AAC, WebM, ...: :data:`FFMPEG_EXTENSIONS`; without PyAV they get an error saying what to install).
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au",
                                      ".snd", ".caf", ".w64", ".rf64", ".voc") + \
-    ((".mp3",) if "MP3" in sf.available_formats() else ())
+    ((".mp3",) if "MP3" in sf.available_formats() else ()) + \
+    (".m4a", ".mp4", ".aac", ".m4b", ".3gp", ".webm", ".mka", ".wma", ".amr")
 
 #: Longest input, seconds, that :func:`load` reads whole into memory by default (longer inputs are
 #: processed in blocks: :class:`AudioReader`).
@@ -137,17 +139,22 @@ class AudioReader:
             self.name = name or "<bytes>"
         else:
             self.path = check_file(path)
-            target = str(self.path)
+            target = os.fsencode(self.path)  # bytes: libsndfile opens any name, even one that is not UTF-8
             self.name = name or os.fsdecode(self.path)
+        self._file = self._ffmpeg = None
         try:
             self._file = sf.SoundFile(target)
         except sf.LibsndfileError as exc:
-            raise _decode_error(self.name, exc) from None
+            error = _decode_error(self.name, exc)
+            if not error.problem.startswith("not an audio file"):
+                raise error from None
+            self._ffmpeg = _FFmpegFile(target, self.name, error)  # M4A/AAC, WebM, ...: through PyAV, if installed
         except (RuntimeError, ValueError, EOFError, TypeError) as exc:
             raise AudioError(self.name, f"corrupt audio ({_short(exc)})") from None
-        self.rate = int(self._file.samplerate)
-        self.channels = int(self._file.channels)
-        self.header_frames = int(self._file.frames)
+        source = self._file if self._file is not None else self._ffmpeg
+        self.rate = int(source.samplerate)
+        self.channels = int(source.channels)
+        self.header_frames = int(source.frames)
         if self.rate < 1000 or self.channels < 1:
             self.close()
             raise AudioError(self.name, f"invalid header ({self.rate} Hz, {self.channels} channels)")
@@ -166,17 +173,18 @@ class AudioReader:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         try:
+            source = self._file if self._file is not None else self._ffmpeg
             if self.first_frame:
                 if self.first_frame >= self.header_frames > 0:
                     return
-                self._file.seek(self.first_frame)
+                source.seek(self.first_frame)
             while True:
                 want = self.block
                 if self.last_frame is not None:
                     want = min(want, self.last_frame - self.first_frame - self.frames_read)
                     if want <= 0:
                         return
-                data = self._file.read(want, dtype="float32", always_2d=True)
+                data = source.read(want, dtype="float32", always_2d=True)
                 if data.shape[0] == 0:
                     return
                 block = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0].copy()
@@ -193,13 +201,88 @@ class AudioReader:
             raise AudioError(self.name, f"corrupt audio ({_short(exc)})") from None
 
     def close(self) -> None:
-        self._file.close()
+        (self._file if self._file is not None else self._ffmpeg).close()
 
     def __enter__(self) -> AudioReader:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+#: Containers libsndfile does not read, decoded through PyAV (FFmpeg) when it is installed.
+FFMPEG_EXTENSIONS = (".m4a", ".mp4", ".aac", ".m4b", ".3gp", ".webm", ".mka", ".wma", ".amr")
+
+
+class _FFmpegFile:
+    """What :class:`AudioReader` needs of a ``soundfile.SoundFile`` (samplerate, channels, frames, read, seek,
+    close), for the formats libsndfile does not read: decoded by FFmpeg through PyAV, as float32 mono.
+
+    Raises:
+        AudioError: PyAV is not installed (the message says what to install), or FFmpeg cannot read it.
+    """
+
+    def __init__(self, target, name: str, refused: AudioError) -> None:
+        try:
+            import av
+        except ImportError:
+            suffix = Path(name).suffix.lower()
+            if suffix in FFMPEG_EXTENSIONS:
+                raise AudioError(name, f"{suffix[1:].upper()} needs FFmpeg: pip install av (or 'emovox[formats]'), "
+                                       "or convert it to WAV, FLAC or MP3") from None
+            raise refused from None
+        self._av = av
+        if hasattr(target, "seek"):
+            target.seek(0)  # libsndfile has read part of it
+        elif isinstance(target, bytes):
+            target = os.fsdecode(target)
+        try:
+            self._container = av.open(target, mode="r")
+            self._stream = next(s for s in self._container.streams if s.type == "audio")
+        except StopIteration:
+            self._container.close()
+            raise AudioError(name, "no audio stream in this file") from None
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise (refused if Path(name).suffix.lower() not in FFMPEG_EXTENSIONS
+                   else AudioError(name, f"corrupt audio ({_short(exc)})")) from None
+        context = self._stream.codec_context
+        self.samplerate = int(context.sample_rate or self._stream.rate or 0)
+        self.channels = int(getattr(context, "channels", 0) or len(context.layout.channels) or 1)
+        duration = (float(self._stream.duration * self._stream.time_base) if self._stream.duration
+                    else (self._container.duration or 0) / 1e6)
+        self.frames = int(duration * self.samplerate)
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=self.samplerate)
+        self._frames = self._decode()
+        self._pending = np.zeros(0, np.float32)
+        self._skip = 0
+
+    def _decode(self) -> Iterator[np.ndarray]:
+        for frame in self._container.decode(self._stream):
+            for out in self._resampler.resample(frame):
+                yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+        for out in self._resampler.resample(None):
+            yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+
+    def seek(self, frame: int) -> None:
+        self._skip = frame  # decoded and dropped: exact, and files this path reads are short enough
+
+    def read(self, n: int, *, dtype: str = "float32", always_2d: bool = True) -> np.ndarray:
+        try:
+            while self._pending.size < n + self._skip:
+                chunk = next(self._frames, None)
+                if chunk is None:
+                    break
+                self._pending = np.concatenate([self._pending, chunk])
+        except self._av.error.FFmpegError as exc:
+            raise ValueError(str(exc)) from None
+        if self._skip:
+            dropped = min(self._skip, self._pending.size)
+            self._pending, self._skip = self._pending[dropped:], self._skip - dropped
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return out[:, None]
+
+    def close(self) -> None:
+        self._container.close()
 
 
 def _decode_error(name: str, exc: sf.LibsndfileError) -> AudioError:
@@ -249,6 +332,8 @@ def from_array(samples: np.ndarray, rate: int, *, name: str = "<array>",
         raise AudioError(name, "samples contain NaN or infinity")
     if float(np.max(np.abs(samples))) < SILENCE_PEAK:
         raise AudioError(name, "silent (peak below -80 dBFS)")
+    if float(np.ptp(samples)) < 2 * SILENCE_PEAK:
+        raise AudioError(name, "no sound: a constant signal (DC offset without variation)")
     audio = Audio(np.ascontiguousarray(samples), int(rate), name)
     return resample(audio, resample_to) if resample_to else audio
 

@@ -36,6 +36,28 @@ class DeviceError(EmovoxError):
     """An audio device problem: none found, no such device, unplugged, or PortAudio missing."""
 
 
+class SpeechError(EmovoxError):
+    """No text-to-speech engine or no audio output: the message says which and how to fix it."""
+
+
+class ApiError(EmovoxError):
+    """A request the web service answers with an error: an HTTP status (4xx / 503), one line, extra headers."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+class StreamClosed(EmovoxError):
+    """The web service ends a WebSocket stream: an error event (if ``status``), then close ``code``."""
+
+    def __init__(self, code: int, status: int | None = None, message: str = "") -> None:
+        super().__init__(message)
+        self.code, self.status, self.message = code, status, message
+
+
 class EmovoxWarning(UserWarning):
     """Base class of the warnings emovox gives: the run goes on, but the user should know."""
 

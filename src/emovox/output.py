@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import ParameterError
+from .paths import current_umask
 from .results import COLUMNS, FileError, Predictions
 
 FORMATS = ("table", "json", "jsonl", "csv", "parquet")
@@ -112,9 +113,7 @@ class Writer:
             return None
         os.fsync(self.handle.fileno())
         self.handle.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)
+        os.chmod(self._tmp, 0o666 & ~current_umask())
         os.replace(self._tmp, self.path)
         self._tmp = None
         return self.path

@@ -27,11 +27,13 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, durable: bool = True) 
 
     ``durable`` also flushes the data to the disk before the rename (fsync, about 1 ms), so a
     power cut cannot leave an empty file; caches whose entries carry their own checksum skip it.
+    The file gets the mode a new file gets from the user's umask (0644 by default), as other tools' do.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             if durable:
@@ -41,6 +43,13 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, durable: bool = True) 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def clean_stale_temporaries(folder: str | os.PathLike, older_than_s: float = 3600.0) -> int:

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from . import audio as audio_io
-from .errors import AudioError, BundleError, EmovoxError, LowRateWarning, ParameterError
+from .errors import AudioError, BundleError, LowRateWarning, ParameterError
 from .features import FeatureSet, SpeechFeatureSet, get_feature_set
 from .models import bundle as bundle_io
 from .results import FileError, Kind, Prediction, Predictions
@@ -135,7 +135,7 @@ class Recognizer:
             if rate is None:
                 raise ParameterError("predict(array) needs rate=<sample rate in Hz>")
             found = self.process_signal(source, rate)
-        elif isinstance(source, (str, os.PathLike)):
+        elif isinstance(source, (str, bytes, os.PathLike)):
             found = self.process_file(source)
         else:
             raise ParameterError(f"predict() takes a file path, an Audio or a numpy array, not {type(source).__name__}")
@@ -192,6 +192,8 @@ class Recognizer:
         """
         plan = resolve(segment, **options)
         name = name or ("<bytes>" if hasattr(path, "read") else _display(path))
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
         try:
             with audio_io.AudioReader(path, block_s=BLOCK_SECONDS, max_duration_s=max_duration_s,
                                       start_s=start, end_s=end, name=name) as reader:
@@ -267,10 +269,11 @@ class Recognizer:
             detector: a :class:`~emovox.stream.vad.FrameVAD` instance instead of ``options["vad"]`` (tests, benchmarks).
             options: :class:`~emovox.segmentation.VoiceActivity`'s (``min_silence_s=...``, ``vad="energy"``).
         """
-        self._check_rate(rate, file)
-        return StreamSession(self, rate, segmentation=VoiceActivity(**options), detector=detector,
-                             estimate_window_s=estimate_window_s, estimate_hop_s=estimate_hop_s, smoothing=smoothing,
-                             keep_audio=keep_audio, file=file, warm_up=warm_up)
+        session = StreamSession(self, rate, segmentation=VoiceActivity(**options), detector=detector,
+                                estimate_window_s=estimate_window_s, estimate_hop_s=estimate_hop_s,
+                                smoothing=smoothing, keep_audio=keep_audio, file=file, warm_up=warm_up)
+        self._check_rate(rate, file)  # after the session has checked that the rate is one at all
+        return session
 
     # -- internals ----------------------------------------------------------------------------------------
 

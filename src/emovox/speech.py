@@ -24,15 +24,11 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import EmovoxError
+from .errors import SpeechError
 from .paths import atomic_write
 
 #: A player takes samples (float32, shape ``(n,)``) and their rate in Hz and plays them to the end.
 Player = Callable[[np.ndarray, int], None]
-
-
-class SpeechError(EmovoxError):
-    """No text-to-speech engine or no audio output: the message says which and how to fix it."""
 
 
 def synthesize(text: str, *, words_per_minute: int | None = None, voice: str | None = None) -> tuple[np.ndarray, int]:

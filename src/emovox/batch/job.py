@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections import deque
@@ -84,7 +86,8 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
             or fsspec URLs (:func:`~emovox.batch.inputs.resolve_inputs`).
         model: the bundle file.
         output: the output folder (local or an fsspec URL every worker can write).
-        segment: a segmentation (:func:`emovox.segmentation.resolve`'s result): ``None`` one row per file.
+        segment: ``None`` (one row per file), ``"vad"``, ``"windows"``, ``"auto"`` or a segmentation object, as
+            :meth:`~emovox.Recognizer.process_files` takes it (``emovox predict``'s default is ``"auto"``).
         max_duration_s: refuse inputs longer than this, seconds.
         batch_files: inputs per partition (one task, one part file).
         cluster: a scheduler address (``tcp://host:8786``), or ``local`` / ``local:N`` for a local cluster of N
@@ -105,7 +108,9 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
         BundleError: the model does not load (here or on a worker).
     """
     from ..recognizer import load_model
+    from ..segmentation import resolve
 
+    segment = pin_vad(resolve(segment))
     started = time.perf_counter()
     say = log or (lambda text: None)
     require_cluster_extra()
@@ -163,6 +168,29 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
     return result
 
 
+def pin_vad(plan):
+    """``plan`` with ``vad="auto"`` replaced by the detector it means here (Silero if installed, else energy).
+
+    Every worker then uses the same detector (the one recorded in ``_job.json``), whatever it has installed;
+    a worker without Silero fails its tasks with a message saying so instead of silently using another.
+    """
+    import dataclasses
+
+    from ..segmentation import Auto, VoiceActivity
+    from ..stream.vad import silero_model_path
+
+    def pinned(voice: VoiceActivity) -> VoiceActivity:
+        if voice.vad != "auto":
+            return voice
+        return dataclasses.replace(voice, vad="silero" if silero_model_path() else "energy")
+
+    if isinstance(plan, VoiceActivity):
+        return pinned(plan)
+    if isinstance(plan, Auto):
+        return dataclasses.replace(plan, voice_activity=pinned(plan.voice_activity))
+    return plan
+
+
 def require_cluster_extra() -> None:
     """Raise :class:`ParameterError` naming the extra to install when Dask, fsspec or pyarrow is missing."""
     import importlib.util
@@ -203,8 +231,16 @@ def connect(address: str, *, workers: int | None = None):
     local = local_workers(address)
     if local is not None:
         n = local or workers or _cores()
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
-                               dashboard_address=":8787" if _have_dashboard() else ":0")
+        # the worker processes start with Ctrl-C ignored: in a terminal it reaches every process of the group,
+        # and the driver, which gets it too, stops them in order (without a traceback from each)
+        quiet = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if quiet else None
+        try:
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
+                                   dashboard_address=":8787" if _have_dashboard() else ":0")
+        finally:
+            if quiet:
+                signal.signal(signal.SIGINT, previous)
         return Client(cluster), cluster
     try:
         return Client(address, timeout="30s"), None
@@ -274,10 +310,10 @@ class _Run:
                 part = running.pop(future)
                 self._finish(future, part, outcome)
                 future.release()
-                bar.update(len(part.inputs))
                 elapsed = max(1e-9, time.perf_counter() - began)
                 bar.set_postfix_str(f"{self.totals['audio_s'] / 3600:.2f} h audio, {self.totals['errors']} errors, "
-                                    f"{self.totals['files'] / elapsed:.1f} files/s", refresh=False)
+                                    f"{self.totals['audio_s'] / elapsed:.0f}x real time", refresh=False)
+                bar.update(len(part.inputs))
                 submit()
         except KeyboardInterrupt:
             self.result.interrupted = True

@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import AudioError, BundleError
+from ..errors import AudioError, BundleError, ParameterError
 from .inputs import Input, is_url
 
 #: Loaded models of this process, by bundle SHA-256.
@@ -211,36 +211,45 @@ def run_partition(task: PartTask) -> dict:
 
 
 def _process(model, item: Input, task: PartTask):
-    """``(Predictions, audio seconds)`` of one input; never raises for a bad file."""
+    """``(Predictions, audio seconds)`` of one input.
+
+    A file that cannot be read or decoded, or that makes the model's code fail, is an error row; only a
+    configuration problem (a :class:`~emovox.errors.ParameterError` or :class:`~emovox.errors.BundleError`:
+    the same for every file, such as a detector missing on this worker) raises, so that the task fails
+    and a re-run, once it is fixed, does these files.
+    """
     from ..results import FileError, Predictions
 
     if item.error is not None:
         return Predictions(errors=[FileError(item.path, item.error)], labels=model.labels), 0.0
-    if not is_url(item.path):
-        found = model.process_file(item.path, segment=task.segment, max_duration_s=task.max_duration_s)
-        return found, (_duration_s(item.path, task.max_duration_s) if len(found) else 0.0)
-    import fsspec
-
+    options = {"segment": task.segment, "max_duration_s": task.max_duration_s}
     try:
+        if not is_url(item.path):
+            found = model.process_file(item.path, **options)
+            return found, (_duration_s(item.path, task.max_duration_s) if len(found) else 0.0)
+        import fsspec
+
         fs, path = fsspec.core.url_to_fs(item.path)
         if _is_local(fs):
-            found = model.process_file(path, segment=task.segment, max_duration_s=task.max_duration_s,
-                                       name=item.path)
+            found = model.process_file(path, name=item.path, **options)
             return found, (_duration_s(path, task.max_duration_s) if len(found) else 0.0)
         with fs.open(path, "rb") as f:
             seconds = _duration_s(f, task.max_duration_s)
             f.seek(0)
-            found = model.process_file(f, segment=task.segment, max_duration_s=task.max_duration_s,
-                                       name=item.path)
+            found = model.process_file(f, name=item.path, **options)
         return found, (seconds if len(found) else 0.0)
+    except (ParameterError, BundleError):
+        raise
+    except AudioError as exc:
+        problem = exc.problem
     except FileNotFoundError:
         problem = "no such file"
     except IsADirectoryError:
         problem = "is a folder, not an audio file"
-    except (OSError, ValueError) as exc:
-        problem = f"cannot read ({getattr(exc, 'strerror', None) or exc})"
-    except AudioError as exc:  # pragma: no cover - process_file keeps these as errors
-        problem = exc.problem
+    except OSError as exc:
+        problem = f"cannot read ({exc.strerror or exc})"
+    except Exception as exc:  # noqa: BLE001 - one odd file must not stop a job of millions
+        problem = f"failed to process ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
     return Predictions(errors=[FileError(item.path, problem)], labels=model.labels), 0.0
 
 

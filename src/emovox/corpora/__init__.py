@@ -86,4 +86,4 @@ def detect(source: str | os.PathLike) -> str:
     if any(p.is_dir() and p.name.lower() in EMOTIONS for p in source.iterdir()):
         return "folder"
     raise DataError(f"{source}: no known corpus layout (RAVDESS Actor_NN/, CREMA-D, TESS, EMO-DB, SAVEE or EMOVO "
-                    f"file names, <emotion>/ folders); see docs/corpora.md or pass --corpus")
+                    f"file names, <emotion>/ folders); see the Corpora section of emovox's README, or pass --corpus")

@@ -109,7 +109,7 @@ class JsonSink:
         self.stream = stream or sys.stdout
         self.estimates = estimates
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: Prediction) -> None:
         if event.kind == Kind.ESTIMATE and not self.estimates:
             return
         self.stream.write(json.dumps(event.to_dict()) + "\n")
@@ -122,7 +122,7 @@ class SpeakSink:
     def __init__(self, announcer) -> None:
         self.announcer = announcer
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: Prediction) -> None:
         if event.kind == Kind.SEGMENT:
             self.announcer.say(event.label)
 
@@ -142,7 +142,7 @@ class SaveSink:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.written: list[Path] = []
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: Prediction) -> None:
         if event.kind != Kind.SEGMENT or event.samples is None:
             return
         import soundfile as sf

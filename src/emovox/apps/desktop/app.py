@@ -24,7 +24,7 @@ from ...errors import AudioError, BundleError, DataError, EmovoxError
 from . import jobs
 from .panels import LivePanel, PredictPanel, dropped_paths
 from .train import TrainPanel
-from .widgets import ERROR, MUTED, apply_theme
+from .widgets import apply_theme
 
 WELCOME = "Record a clip of 3-5 seconds and we will try to determine the major emotion."
 

@@ -5,7 +5,9 @@
 
 Routes: ``POST /v1/predict`` (see :mod:`.predict`), ``WS /v1/stream``
 (see :mod:`.stream`), ``GET /v1/model``, ``GET /healthz``, ``GET /openapi.json``,
-and the page at ``/`` with its files under ``/static/``. Every error is JSON:
+the page at ``/``, the API's reference at ``/docs`` (rendered in the browser from
+``/openapi.json`` by the package's own script: nothing from a CDN), and their files under
+``/static/``. Run it with :func:`.serving.uvicorn_config` for the connection limits. Every error is JSON:
 ``{"error": {"status": 415, "code": "unsupported_media_type", "message": "..."}}``.
 """
 
@@ -21,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
@@ -29,6 +32,7 @@ from ... import __version__
 from ...recognizer import Recognizer
 from . import predict, stream
 from .common import API_KEY_HEADER, ApiError, ServerConfig, State, error_body
+from .predict import FORMAT_NAMES, ErrorBody
 
 log = logging.getLogger("emovox.server")
 
@@ -37,6 +41,34 @@ WEB_DIR = Path(__file__).with_name("web")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; media-src 'self'; worker-src 'self'; object-src 'none'; "
        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+class Health(BaseModel):
+    """The answer of ``GET /healthz``."""
+
+    status: str = Field(description="'ok'")
+    version: str = Field(description="the emovox version serving")
+    streams: int = Field(description="WebSocket streams open now")
+    pending: int = Field(description="predictions queued or running now")
+
+
+class ModelInfo(BaseModel):
+    """The answer of ``GET /v1/model``: the loaded bundle and the server's limits."""
+
+    labels: list[str] = Field(description="the emotions the model tells apart, in its order")
+    rate: int = Field(description="the sample rate, Hz, the model was trained at (inputs are resampled to it)")
+    feature_set: dict | None = Field(description="what the model computes from audio")
+    model: dict | None = Field(description="the estimator and its parameters")
+    training: dict | None = Field(description="what it was trained on")
+    metrics: dict | None = Field(description="its evaluation figures")
+    created: str | None = Field(description="when the bundle was made")
+    emovox_version: str | None = Field(description="the emovox version that made the bundle")
+    file: str = Field(description="the bundle's file name")
+    formats: list[str] = Field(description="the upload formats this server decodes")
+    limits: dict = Field(description="the server's limits (see ServerConfig); max_upload_bytes as applied")
+
+
+_KEY_ERROR = {401: {"model": ErrorBody, "description": "missing or wrong API key"}}
 
 
 def create_app(model: Recognizer, config: ServerConfig | None = None) -> FastAPI:
@@ -54,24 +86,27 @@ def create_app(model: Recognizer, config: ServerConfig | None = None) -> FastAPI
         blas.restore_original_limits()
 
     app = FastAPI(title="emovox", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Speech emotion recognition: upload a recording or stream PCM over a WebSocket.")
+                  description="Speech emotion recognition: upload a recording to `POST /v1/predict` for its "
+                              "timeline of emotions, or stream live PCM over the WebSocket `/v1/stream`.")
     app.state.emovox = state
     _add_error_handlers(app)
 
     app.add_middleware(SecurityHeaders)
 
-    @app.get("/healthz", tags=["service"], summary="Liveness: 200 while the service can answer")
+    @app.get("/healthz", tags=["service"], summary="Liveness: 200 while the service can answer",
+             response_model=Health)
     async def healthz() -> dict:
         return {"status": "ok", "version": __version__, "streams": state.streams, "pending": state.pending}
 
-    @app.get("/v1/model", tags=["model"], summary="The loaded model: labels, feature set, figures, limits")
+    @app.get("/v1/model", tags=["model"], summary="The loaded model: labels, feature set, figures, limits",
+             response_model=ModelInfo, responses=_KEY_ERROR)
     async def model_info(request: Request) -> dict:
         state.check_key(request.headers.get(API_KEY_HEADER))
         info = model.info
-        return {"labels": model.labels, "rate": model.rate, "feature_set": info.get("feature_set"), "model": info.get("model"),
-                "training": info.get("training"), "metrics": info.get("metrics"),
-                "created": info.get("created"), "emovox_version": info.get("emovox_version"),
-                "file": Path(model.path).name, "limits": state.config.public()}
+        return {"labels": model.labels, "rate": model.rate, "feature_set": info.get("feature_set"),
+                "model": info.get("model"), "training": info.get("training"), "metrics": info.get("metrics"),
+                "created": _text(info.get("created")), "emovox_version": _text(info.get("emovox_version")),
+                "file": Path(model.path).name, "formats": FORMAT_NAMES.split(", "), "limits": state.config.public()}
 
     predict.add_routes(app, state)
     stream.add_routes(app, state)
@@ -80,8 +115,16 @@ def create_app(model: Recognizer, config: ServerConfig | None = None) -> FastAPI
     async def page() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        return FileResponse(WEB_DIR / "docs.html", headers={"Cache-Control": "no-cache"})
+
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 class SecurityHeaders:

@@ -10,9 +10,16 @@ from http import HTTPStatus
 
 import numpy as np
 
+from ...errors import ApiError
 from ...recognizer import Recognizer
 
 API_KEY_HEADER = "X-API-Key"
+
+#: Bytes per second of the largest upload format the byte cap is derived for: 16-bit stereo 48 kHz WAV
+#: (48000 frames x 2 channels x 2 bytes). FLAC, OGG and MP3 of the same audio are smaller.
+UPLOAD_BYTES_PER_SECOND = 48000 * 2 * 2
+#: Added to the derived byte cap: file headers, tags (an MP3's cover art), multipart framing.
+UPLOAD_HEADROOM_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -20,12 +27,17 @@ class ServerConfig:
     """Limits and options of the service; every field is a ``emovox serve`` option.
 
     Attributes:
-        max_upload_bytes: largest accepted request body (413 above it).
-        max_duration: longest accepted upload, seconds (413 above it).
-        max_streams: WebSocket streams open at once (further ones are closed with 1013).
-        max_stream_seconds: most audio one stream may send, seconds.
-        request_timeout: seconds to receive a body, and again to answer it (408 / 503).
+        max_duration: longest accepted upload, seconds of audio (413 above it), counted on the decoded
+            samples; also sets the byte cap unless ``max_upload_bytes`` is given.
+        max_upload_bytes: largest accepted request body, bytes (413 above it); ``None`` (the default)
+            derives it from ``max_duration``: :attr:`upload_limit`.
+        max_streams: WebSocket streams open at once (further ones are closed with 1013). A stream takes
+            its slot only once its first message, with the key, has been accepted.
+        max_stream_seconds: most audio one stream may send, seconds (counted on the samples received).
+        request_timeout: seconds to receive a body (plus one per MB received) and again to answer it (408 / 503).
         idle_timeout: seconds a stream may stay silent between messages before it is closed.
+        header_timeout: seconds a connection has to send a request's headers, or a stream its first message.
+        max_connections: open connections (HTTP and WebSocket) before new requests get 503.
         max_pending: predictions queued or running at once before 503 "busy".
         workers: threads that run predictions (CPU-bound work never runs on the event loop).
         blas_threads: BLAS/OpenMP threads per prediction, set for the whole process while serving.
@@ -35,31 +47,33 @@ class ServerConfig:
             WebSocket, in its first message).
     """
 
-    max_upload_bytes: int = 20 * 1024 * 1024
     max_duration: float = 600.0
+    max_upload_bytes: int | None = None
     max_streams: int = 8
     max_stream_seconds: float = 3600.0
     request_timeout: float = 30.0
     idle_timeout: float = 30.0
+    header_timeout: float = 10.0
+    max_connections: int = 100
     max_pending: int = 64
     workers: int = 2
     blas_threads: int = 1
     segment_over: float = 10.0
     api_key: str | None = None
 
+    @property
+    def upload_limit(self) -> int:
+        """The byte cap of a body: ``max_upload_bytes``, or ``max_duration`` seconds of 16-bit stereo
+        48 kHz WAV plus 1 MiB (600 s: 116.2 MB). Whatever the bytes, the audio is also capped at
+        ``max_duration`` seconds while it is decoded."""
+        if self.max_upload_bytes is not None:
+            return int(self.max_upload_bytes)
+        return int(self.max_duration * UPLOAD_BYTES_PER_SECOND) + UPLOAD_HEADROOM_BYTES
+
     def public(self) -> dict:
-        """The limits, as ``GET /v1/model`` shows them (without the key)."""
-        return {k: v for k, v in asdict(self).items() if k != "api_key"} | {"api_key_required": bool(self.api_key)}
-
-
-class ApiError(Exception):
-    """An error answered as JSON with an HTTP status (4xx / 503); ``message`` is one line."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
+        """The limits, as ``GET /v1/model`` shows them (without the key; the byte cap as applied)."""
+        return {k: v for k, v in asdict(self).items() if k != "api_key"} | {
+            "max_upload_bytes": self.upload_limit, "api_key_required": bool(self.api_key)}
 
 
 def error_body(status: int, message: str) -> dict:
@@ -77,6 +91,7 @@ class State:
         self.executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="emovox-predict")
         self.pending = 0
         self.streams = 0
+        self.greeting = 0  # WebSocket connections waiting for their first message (they hold no stream slot)
 
     async def run(self, fn, *args, timeout: float | None = None):
         """Run ``fn(*args)`` on a prediction thread; 503 if too many wait or it takes too long."""
@@ -95,7 +110,7 @@ class State:
     def check_key(self, given: str | None) -> None:
         """Raise 401 unless no key is configured or ``given`` matches it."""
         key = self.config.api_key
-        if key and not (given and hmac.compare_digest(given.encode(), key.encode())):
+        if key and not (isinstance(given, str) and hmac.compare_digest(given.encode(), key.encode())):
             raise ApiError(401, f"missing or wrong API key (send it in the {API_KEY_HEADER} header)",
                            {"WWW-Authenticate": API_KEY_HEADER})
 

@@ -1,32 +1,67 @@
-"""``POST /v1/predict``: one recording in (multipart or raw body), its emotion out.
+"""``POST /v1/predict``: one recording in (multipart or raw body), its timeline of emotions out.
 
-The body is read with a size cap and a deadline, decoded by :func:`emovox.audio.decode`
-and predicted on a worker thread. Anything wrong with the request is a 4xx with a
-JSON error: 401 key, 400 empty or malformed, 408 too slow, 413 too large or too long,
-415 not WAV/FLAC/OGG, 422 audio that cannot be used; 503 when busy.
+The body is received with a byte cap and a deadline into a spooled temporary file (the first
+MiB in memory, the rest on disk), then decoded in blocks by :meth:`Recognizer.process_file
+<emovox.recognizer.Recognizer.process_file>` on a worker thread, which stops once more than
+``max_duration`` seconds have been decoded: a request holds about one block of audio in memory,
+whatever the file's length or how well it compresses. Anything wrong with the request is a 4xx
+with a JSON error: 401 key, 400 empty or malformed, 408 too slow, 413 too large or too long,
+415 a format this server cannot decode, 422 audio that cannot be used; 503 when busy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import importlib.util
 import time
+from dataclasses import dataclass
 from pathlib import PurePath
+from tempfile import SpooledTemporaryFile
+from typing import BinaryIO
 
 import soundfile as sf
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import ClientDisconnect
 
+from ...audio import AUDIO_EXTENSIONS
 from ...results import Predictions
 from ...segmentation import Auto
-from .common import API_KEY_HEADER, ApiError, State
+from .common import API_KEY_HEADER, UPLOAD_BYTES_PER_SECOND, ApiError, State
 
-#: Media types accepted for a raw body or a multipart file part.
-AUDIO_TYPES = frozenset({"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/flac", "audio/x-flac",
-                         "audio/ogg", "audio/opus", "video/ogg", "application/ogg", "application/octet-stream"})
 MULTIPART = "multipart/form-data"
+ANY_TYPE = "application/octet-stream"
+
+#: The formats decoded (by libsndfile) and their media types; the same for a raw body and a multipart file part.
+#: ``application/octet-stream`` is accepted too: the decoder recognises the format from the bytes.
+DECODED: dict[str, tuple[str, ...]] = {
+    "WAV": ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"),
+    "FLAC": ("audio/flac", "audio/x-flac"),
+    "OGG": ("audio/ogg", "audio/opus", "audio/vorbis", "application/ogg", "video/ogg"),
+    **({"MP3": ("audio/mpeg", "audio/mp3", "audio/mpeg3", "audio/x-mpeg", "audio/x-mp3")}
+       if "MP3" in sf.available_formats() else {}),
+    "AIFF": ("audio/aiff", "audio/x-aiff"),
+}
+#: Formats only FFmpeg decodes: name -> (the file extension that says emovox reads it, media types).
+FFMPEG_ONLY: dict[str, tuple[str, tuple[str, ...]]] = {
+    "M4A/AAC": (".m4a", ("audio/mp4", "audio/x-m4a", "audio/m4a", "audio/aac", "audio/x-aac", "audio/aacp",
+                         "video/mp4", "audio/x-hx-aac-adts")),
+    "WebM": (".webm", ("audio/webm", "video/webm", "audio/x-matroska", "video/x-matroska")),
+    "3GP/AMR": (".3gp", ("audio/3gpp", "audio/3gpp2", "video/3gpp", "audio/amr", "audio/amr-wb")),
+    "WMA": (".wma", ("audio/x-ms-wma", "video/x-ms-asf")),
+}
+#: The FFmpeg-only formats that this emovox's audio reader decodes after all (its extensions list them).
+DECODED_BY_FFMPEG = {name: types for name, (ext, types) in FFMPEG_ONLY.items() if ext in AUDIO_EXTENSIONS}
+#: Every media type accepted, raw or as the file part of a multipart form.
+AUDIO_TYPES = frozenset(t for types in (*DECODED.values(), *DECODED_BY_FFMPEG.values()) for t in types) | {ANY_TYPE}
+#: What the answers and the page call the formats accepted.
+FORMAT_NAMES = ", ".join([*DECODED, *DECODED_BY_FFMPEG])
+#: Body bytes held in memory before the rest is spooled to a temporary file.
+SPOOL_BYTES = 1024 * 1024
+#: A body's deadline grows by one second per this many bytes received (a long upload on a slow link).
+BYTES_PER_EXTRA_SECOND = 1_000_000
 
 
 class Row(BaseModel):
@@ -44,7 +79,7 @@ class PredictResult(BaseModel):
     """The answer of ``POST /v1/predict``: the recording's timeline and a summary that agrees with it."""
 
     name: str = Field(description="the file name given, or 'upload'")
-    duration_s: float = Field(description="seconds of audio")
+    duration_s: float = Field(description="seconds of audio (as the file's header gives it)")
     rate_hz: int = Field(description="sample rate of the upload, Hz (the model resamples it to its own)")
     kind: str = Field(description="'whole' for recordings up to the server's segment_over seconds, else 'segment'")
     predictions: list[Row] = Field(description="the timeline: one row, or a row per stretch of speech")
@@ -54,96 +89,226 @@ class PredictResult(BaseModel):
     elapsed_ms: float = Field(description="server time to decode and predict")
 
 
+class ErrorDetail(BaseModel):
+    """What went wrong, in one line."""
+
+    status: int = Field(description="the HTTP status, again")
+    code: str = Field(description="the status phrase in snake case: 'payload_too_large', ...")
+    message: str = Field(description="one line a user can act on")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+@dataclass
+class Upload:
+    """A received upload: its (cleaned) name and its bytes as a file positioned at 0."""
+
+    name: str
+    file: BinaryIO
+    form: FormData | None = None
+    started: bool = False
+
+    def close(self) -> None:
+        """Drop the spooled bytes (and the multipart form's temporary files)."""
+        self.file.close()
+        if self.form is not None:
+            for value in self.form.values():
+                if isinstance(value, UploadFile):
+                    value.file.close()
+
+
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
-_BODY_DOC = {"requestBody": {
-    "required": True,
-    "description": "a WAV, FLAC or OGG file: as the raw body with an audio Content-Type (name it with ?name=), "
-                   "or as the one file part of a multipart form",
-    "content": {**{t: _BINARY for t in ("audio/wav", "audio/flac", "audio/ogg", "application/octet-stream")},
-                MULTIPART: {"schema": {"type": "object", "required": ["file"],
-                                       "properties": {"file": _BINARY["schema"]}}}}}}
+_DOC_TYPES = ("audio/wav", "audio/flac", "audio/ogg", *(("audio/mpeg",) if "MP3" in DECODED else ()), ANY_TYPE)
+_BODY_DOC = {
+    "parameters": [{"name": "name", "in": "query", "required": False,
+                    "description": "the recording's file name, for the answer (raw bodies)",
+                    "schema": {"type": "string", "maxLength": 200}}],
+    "requestBody": {
+        "required": True,
+        "description": f"a recording ({FORMAT_NAMES}): the raw body with an audio Content-Type (name it with "
+                       "?name=), or the one file part of a multipart form",
+        "content": {**{t: _BINARY for t in _DOC_TYPES},
+                    MULTIPART: {"schema": {"type": "object", "required": ["file"],
+                                           "properties": {"file": _BINARY["schema"]}}}}}}
+_ERRORS = ((400, "empty or malformed body"), (401, "missing or wrong API key"), (408, "body too slow"),
+           (413, "body or audio too long"), (415, f"not {FORMAT_NAMES}"), (422, "audio that cannot be used"),
+           (503, "busy, or the prediction took too long"))
 
 
 def add_routes(app: FastAPI, state: State) -> None:
     """Add ``POST /v1/predict`` to ``app``."""
-    limits = state.config
 
     @app.post("/v1/predict", tags=["predict"], response_model=PredictResult, openapi_extra=_BODY_DOC,
-              summary="Emotion of one recording (WAV, FLAC, OGG)",
-              responses={s: {"description": d} for s, d in ((400, "empty or malformed body"), (401, "API key"),
-                         (408, "body too slow"), (413, "body or audio too long"), (415, "not WAV/FLAC/OGG"),
-                         (422, "audio that cannot be used"), (503, "busy"))})
+              summary=f"Emotions of one recording ({FORMAT_NAMES}): its timeline and a summary",
+              responses={s: {"model": ErrorBody, "description": d} for s, d in _ERRORS})
     async def predict(request: Request) -> JSONResponse:
         state.check_key(request.headers.get(API_KEY_HEADER))
-        media = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
-        if media != MULTIPART and media not in AUDIO_TYPES:
-            raise ApiError(415, f"unsupported Content-Type {media!r}: send WAV, FLAC or OGG audio "
-                                f"(audio/wav, audio/flac, audio/ogg) or a {MULTIPART} upload")
-        body = await read_body(request, limits.max_upload_bytes, limits.request_timeout)
-        if media == MULTIPART:
-            name, data = await file_part(request, body)
-        else:
-            name, data = request.query_params.get("name", "upload"), body
-        if not data:
-            raise ApiError(400, "empty body: no audio was sent")
-        return JSONResponse(await state.run(analyse, state, data, _clean_name(name)))  # (already valid)
+        media = _media_type(request.headers.get("content-type"))
+        if media != MULTIPART:
+            check_media(media, "Content-Type")
+        upload = await receive_upload(request, media, state)
+        try:
+            check_container(upload)
+            return JSONResponse(await state.run(_analyse_and_close, state, upload))  # (already valid)
+        finally:
+            if not upload.started:  # refused (busy) or cancelled before a worker took it
+                upload.close()
 
 
-async def read_body(request: Request, limit: int, timeout: float) -> bytes:
-    """The request body, at most ``limit`` bytes (413), received within ``timeout`` seconds (408)."""
+def check_media(media: str, where: str) -> None:
+    """415 unless ``media`` is a type this server decodes; for FFmpeg-only formats, say what to do."""
+    if media in AUDIO_TYPES:
+        return
+    for name, (ext, types) in FFMPEG_ONLY.items():
+        if media in types:
+            raise ApiError(415, _ffmpeg_message(name, ext, media))
+    raise ApiError(415, f"unsupported {where} {media!r}: send {FORMAT_NAMES} audio (audio/wav, audio/flac, "
+                        f"audio/ogg, audio/mpeg) or a {MULTIPART} upload")
+
+
+def check_container(upload: Upload) -> None:
+    """415 for bytes that are an FFmpeg-only container (whatever the declared type), before decoding."""
+    head = upload.file.read(16)
+    upload.file.seek(0)
+    kind = sniff(head)
+    if kind and kind not in DECODED_BY_FFMPEG:
+        raise ApiError(415, _ffmpeg_message(kind, FFMPEG_ONLY[kind][0], None))
+
+
+def sniff(head: bytes) -> str | None:
+    """The FFmpeg-only format (a key of :data:`FFMPEG_ONLY`) that the first bytes of a file show, or None."""
+    if head[4:8] == b"ftyp":
+        return "3GP/AMR" if head[8:11] == b"3gp" else "M4A/AAC"  # the MP4 family
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "WebM"  # Matroska / WebM
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "M4A/AAC"  # a raw AAC (ADTS) stream: an MPEG sync word with layer 0
+    if head[:5] == b"#!AMR":
+        return "3GP/AMR"
+    if head[:4] == b"\x30\x26\xb2\x75":
+        return "WMA"  # ASF
+    return None
+
+
+def _ffmpeg_message(name: str, ext: str, media: str | None) -> str:
+    declared = f" ({media})" if media else ""
+    pyav = "" if importlib.util.find_spec("av") is None else " (PyAV is installed, but this emovox reads audio " \
+                                                              "with libsndfile only)"
+    return (f"{name} audio{declared} needs FFmpeg, which this server does not decode with{pyav}: convert it to "
+            f"WAV, FLAC or MP3 first, e.g. ffmpeg -i clip{ext} clip.flac")
+
+
+async def receive_upload(request: Request, media: str, state: State) -> Upload:
+    """The body (raw) or its one file part (multipart), capped at ``upload_limit`` bytes (413) and received
+    within ``request_timeout`` seconds plus one per MB (408); 400 if empty or malformed."""
+    limits = state.config
+    limit = limits.upload_limit
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise ApiError(400, f"invalid Content-Length {declared!r}")
         if int(declared) > limit:
-            raise ApiError(413, f"body of {int(declared)} bytes is over the limit of {limit} bytes")
-
-    async def collect() -> bytes:
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, f"body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
+            raise ApiError(413, _too_big(int(declared), limit, limits.max_upload_bytes is None))
+    capped = Request(request.scope, _capped_receive(request, limit, limits.request_timeout,
+                                                    limits.max_upload_bytes is None))
     try:
-        return await asyncio.wait_for(collect(), timeout)
-    except asyncio.TimeoutError:
-        raise ApiError(408, f"the body was not received within {timeout:g} s") from None
+        if media == MULTIPART:
+            return await _file_part(capped)
+        spool = SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        try:
+            async for chunk in capped.stream():
+                spool.write(chunk)
+        except BaseException:
+            spool.close()
+            raise
+        if spool.tell() == 0:
+            spool.close()
+            raise ApiError(400, "empty body: no audio was sent")
+        spool.seek(0)
+        return Upload(_clean_name(request.query_params.get("name", "upload")), spool)
+    except ClientDisconnect:
+        raise ApiError(400, "the client went away before the body was complete") from None
 
 
-async def file_part(request: Request, body: bytes) -> tuple[str, bytes]:
-    """The name and bytes of the single file part of a multipart body already read."""
-    async def replay() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
+def _capped_receive(request: Request, limit: int, timeout: float, derived: bool):
+    """``request``'s ASGI receive, raising 413 past ``limit`` bytes and 408 past the deadline."""
+    loop = asyncio.get_running_loop()
+    began, received = loop.time(), 0
+    receive = request.receive
 
-    form = await Request(request.scope, replay).form(max_files=1, max_fields=8)
+    async def capped() -> dict:
+        nonlocal received
+        remaining = began + timeout + received / BYTES_PER_EXTRA_SECOND - loop.time()
+        try:
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            message = await asyncio.wait_for(receive(), remaining)
+        except asyncio.TimeoutError:
+            raise ApiError(408, f"the body was not received within {timeout:g} s (plus 1 s per MB)") from None
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise ApiError(413, _too_big(None, limit, derived))
+        return message
+
+    return capped
+
+
+def _too_big(size: int | None, limit: int, derived: bool) -> str:
+    body = f"body of {size} bytes" if size is not None else "body"
+    why = (f" ({limit / 1e6:.1f} MB: {(limit - 1024 * 1024) / UPLOAD_BYTES_PER_SECOND:g} s of 16-bit stereo 48 kHz "
+           "WAV); send FLAC or MP3, or a shorter recording") if derived else ""
+    return f"{body} is over the limit of {limit} bytes{why}"
+
+
+async def _file_part(request: Request) -> Upload:
+    """The single file part of a multipart body."""
+    form = await request.form(max_files=1, max_fields=8)
+    files = [value for value in form.values() if isinstance(value, UploadFile)]
     try:
-        files = [value for value in form.values() if isinstance(value, UploadFile)]
         if not files:
             raise ApiError(400, "the multipart form has no file part (send the audio as field 'file')")
         part = files[0]
-        media = (part.content_type or "application/octet-stream").split(";")[0].strip().lower()
-        if media not in AUDIO_TYPES:
-            raise ApiError(415, f"unsupported file type {media!r}: send WAV, FLAC or OGG audio")
-        return part.filename or "upload", await part.read()
-    finally:
+        check_media(_media_type(part.content_type), "file type")
+        if not part.size:
+            raise ApiError(400, "empty body: no audio was sent")
+        await part.seek(0)
+    except ApiError:
         await form.close()
+        raise
+    return Upload(_clean_name(part.filename or "upload"), part.file, form)
 
 
-def analyse(state: State, data: bytes, name: str) -> dict:
-    """Decode in blocks and predict (runs on a worker thread): one row, or a timeline for long uploads."""
+def _analyse_and_close(state: State, upload: Upload) -> dict:
+    upload.started = True
+    try:
+        return analyse(state, upload.file, upload.name)
+    finally:
+        upload.close()
+
+
+def analyse(state: State, file: BinaryIO, name: str) -> dict:
+    """Decode in blocks and predict (runs on a worker thread): one row, or a timeline for long uploads.
+
+    Nothing here decodes the whole upload: :func:`soundfile.info` reads the header (a claim over the
+    limit is refused at once), and :meth:`~emovox.recognizer.Recognizer.process_file` decodes one-second
+    blocks and stops past ``max_duration`` seconds of decoded samples, whatever the header claimed.
+    """
     began = time.perf_counter()
     limits = state.config
     try:
-        info = sf.info(io.BytesIO(data))
+        info = sf.info(file)
         rate, header_s = int(info.samplerate), info.frames / info.samplerate
-    except (sf.LibsndfileError, RuntimeError, ValueError, ZeroDivisionError):
+    except (sf.LibsndfileError, RuntimeError, ValueError, ZeroDivisionError, TypeError):
         rate, header_s = 0, 0.0  # process_file below says what is wrong with it
+    file.seek(0)
     if header_s > limits.max_duration:
         raise ApiError(413, f"{name}: {header_s:.1f} s of audio is over the limit of {limits.max_duration:g} s")
-    found = state.model.process_file(io.BytesIO(data), name=name, max_duration_s=limits.max_duration,
+    found = state.model.process_file(file, name=name, max_duration_s=limits.max_duration,
                                      segment=Auto(max_whole_s=limits.segment_over))
     if found.errors:
         error = found.errors[0]
@@ -170,6 +335,10 @@ def timeline(found: Predictions, name: str, duration_s: float, rate: int) -> dic
     return {"name": name, "duration_s": round(duration_s, 4), "rate_hz": rate,
             "kind": str(found[0].kind) if len(found) else "segment", "predictions": rows, "label": top,
             "probabilities": {label: round(float(p), 6) for label, p in zip(labels, mean)}, "share": share}
+
+
+def _media_type(header: str | None) -> str:
+    return (header or ANY_TYPE).split(";")[0].strip().lower() or ANY_TYPE
 
 
 def _clean_name(name: str) -> str:

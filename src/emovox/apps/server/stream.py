@@ -3,7 +3,8 @@
 The protocol, one WebSocket per stream:
 
 1. client → ``{"rate": 48000, "format": "s16" | "f32", "api_key": "..."}`` (text; the key
-   only when the server has one and the ``X-API-Key`` header was not sent);
+   only when the server has one and the ``X-API-Key`` header was not sent), within
+   ``header_timeout`` seconds of connecting;
 2. server → ``{"type": "ready", "labels": [...], "rate": 48000, "format": "s16"}``;
 3. client → binary messages of mono little-endian PCM (16-bit integers or float32);
    server → ``{"type": "estimate" | "segment", "start_s", "end_s", "label", "probabilities", "index",
@@ -12,9 +13,15 @@ The protocol, one WebSocket per stream:
 4. client → ``{"type": "end"}``; server flushes, sends the last events, then
    ``{"type": "done"}`` and closes with 1000.
 
+A connection takes one of the ``max_streams`` slots only once its first message has been accepted
+(key, rate, format): connections that send nothing, or no key, never keep a client with the key out.
+A wrong ``X-API-Key`` header is refused at once. Text messages are parsed as JSON only up to
+:data:`MAX_TEXT_BYTES` and :data:`MAX_JSON_DEPTH` levels of nesting.
+
 Errors are ``{"type": "error", "status": 4xx, "message": "..."}`` followed by a close:
 1008 (key, or a browser page from another origin), 1003 (bad first message or data),
-1009 (over the stream's audio limit), 1013 (too many streams; retry later), 1001 (idle too long).
+1009 (over the stream's audio limit), 1013 (too many streams; retry later), 1001 (idle too long,
+or no first message in time).
 """
 
 from __future__ import annotations
@@ -27,19 +34,15 @@ from urllib.parse import urlsplit
 import numpy as np
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from ...errors import AudioError, EmovoxError
-from .common import API_KEY_HEADER, ApiError, State
+from ...errors import ApiError, AudioError, EmovoxError, StreamClosed
+from .common import API_KEY_HEADER, State
 
 FORMATS = {"s16": np.dtype("<i2"), "f32": np.dtype("<f4")}
 MIN_RATE, MAX_RATE = 8000, 192000
-
-
-class StreamClosed(Exception):
-    """End the stream: send an error event (if ``status``) and close with ``code``."""
-
-    def __init__(self, code: int, status: int | None = None, message: str = "") -> None:
-        super().__init__(message)
-        self.code, self.status, self.message = code, status, message
+#: Longest text message (the first message, or ``{"type": "end"}``), bytes of UTF-8.
+MAX_TEXT_BYTES = 4096
+#: Deepest nesting of arrays and objects in a text message (the protocol's messages are flat: 1).
+MAX_JSON_DEPTH = 4
 
 
 def add_routes(app: FastAPI, state: State) -> None:
@@ -48,34 +51,49 @@ def add_routes(app: FastAPI, state: State) -> None:
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket) -> None:
         await ws.accept()
+        limits = state.config
         origin = ws.headers.get("origin")
         if origin and urlsplit(origin).netloc != ws.headers.get("host"):
             await _close(ws, StreamClosed(1008, 403, f"cross-origin stream from {origin[:60]} refused"))
             return
-        if state.streams >= state.config.max_streams:
-            await _close(ws, StreamClosed(1013, 503, f"too many streams ({state.config.max_streams} open); "
-                                                     "retry later"))
-            return
-        state.streams += 1
+        header_key = ws.headers.get(API_KEY_HEADER)
         try:
-            await _serve(ws, state)
+            if header_key is not None:
+                state.check_key(header_key)  # a wrong key in the header: refused before anything else
+        except ApiError as exc:
+            await _close(ws, StreamClosed(1008, 401, exc.message))
+            return
+        if state.greeting >= limits.max_connections:
+            await _close(ws, StreamClosed(1013, 503, f"too many connections waiting to start "
+                                                     f"({limits.max_connections}); retry later"))
+            return
+        try:
+            state.greeting += 1
+            try:  # the first message: no stream slot is held while waiting for it
+                first = await _receive(ws, limits.header_timeout, "no first message")
+                rate, dtype = _parse_start(first, header_key, state)
+            finally:
+                state.greeting -= 1
+            if state.streams >= limits.max_streams:
+                raise StreamClosed(1013, 503, f"too many streams ({limits.max_streams} open); retry later")
+            state.streams += 1
+            try:
+                await _serve(ws, state, rate, dtype)
+            finally:
+                state.streams -= 1
         except StreamClosed as closing:
             await _close(ws, closing)
         except WebSocketDisconnect:
             pass
-        finally:
-            state.streams -= 1
 
 
-async def _serve(ws: WebSocket, state: State) -> None:
-    first = await _receive(ws, state)
-    rate, dtype = _parse_start(first, ws, state)
+async def _serve(ws: WebSocket, state: State, rate: int, dtype: np.dtype) -> None:
     session = state.model.stream(rate, file="<stream>")
     await ws.send_json({"type": "ready", "labels": state.model.labels, "rate": rate,
                         "format": next(k for k, v in FORMATS.items() if v == dtype)})
     received = 0.0
     while True:
-        message = await _receive(ws, state)
+        message = await _receive(ws, state.config.idle_timeout, "no message")
         arrived = time.perf_counter()
         if message.get("bytes") is not None:
             block = _pcm(message["bytes"], dtype)
@@ -95,35 +113,79 @@ async def _serve(ws: WebSocket, state: State) -> None:
         await _send(ws, events, arrived)
 
 
-async def _receive(ws: WebSocket, state: State) -> dict:
+async def _receive(ws: WebSocket, timeout: float, what: str) -> dict:
     try:
-        message = await asyncio.wait_for(ws.receive(), state.config.idle_timeout)
+        message = await asyncio.wait_for(ws.receive(), timeout)
     except asyncio.TimeoutError:
-        raise StreamClosed(1001, 408, f"no message for {state.config.idle_timeout:g} s; closing") from None
+        raise StreamClosed(1001, 408, f"{what} for {timeout:g} s; closing") from None
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     return message
 
 
-def _parse_start(message: dict, ws: WebSocket, state: State) -> tuple[int, np.dtype]:
+def _parse_start(message: dict, header_key: str | None, state: State) -> tuple[int, np.dtype]:
     """Check the first message: key, rate, format."""
+    start = parse_json(message.get("text"))
+    if start is None:
+        raise StreamClosed(1003, 400, 'the first message must be JSON text like {"rate": 48000, "format": "s16"}')
     try:
-        start = json.loads(message.get("text") or "")
-        if not isinstance(start, dict):
-            raise ValueError
-    except ValueError:
-        raise StreamClosed(1003, 400, 'the first message must be JSON text like {"rate": 48000, "format": "s16"}') \
-            from None
-    try:
-        state.check_key(ws.headers.get(API_KEY_HEADER) or start.get("api_key"))
+        state.check_key(header_key if header_key is not None else start.get("api_key"))
     except ApiError as exc:
         raise StreamClosed(1008, 401, exc.message) from None
     rate, fmt = start.get("rate"), start.get("format", "s16")
     if not isinstance(rate, int) or isinstance(rate, bool) or not MIN_RATE <= rate <= MAX_RATE:
-        raise StreamClosed(1003, 400, f"'rate' must be an integer from {MIN_RATE} to {MAX_RATE} Hz, got {rate!r}")
-    if fmt not in FORMATS:
-        raise StreamClosed(1003, 400, f"'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise StreamClosed(1003, 400, f"'rate' must be an integer from {MIN_RATE} to {MAX_RATE} Hz, "
+                                      f"got {_short(rate)}")
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise StreamClosed(1003, 400, f"'format' must be one of {', '.join(FORMATS)}, got {_short(fmt)}")
     return rate, FORMATS[fmt]
+
+
+def parse_json(text: str | None) -> dict | None:
+    """A text message as a JSON object, or None if it is not one.
+
+    Raises:
+        StreamClosed: (1003, 400) the text is over :data:`MAX_TEXT_BYTES` or nests deeper than
+            :data:`MAX_JSON_DEPTH` (checked before parsing, so no message can exhaust the parser's recursion).
+    """
+    if text is None:
+        return None
+    if len(text) > MAX_TEXT_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise StreamClosed(1003, 400, f"a text message is over {MAX_TEXT_BYTES} bytes")
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise StreamClosed(1003, 400, f"a text message nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` outside strings in ``text`` (a JSON text or not)."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _pcm(data: bytes, dtype: np.dtype) -> np.ndarray:
@@ -140,10 +202,8 @@ def _pcm(data: bytes, dtype: np.dtype) -> np.ndarray:
 
 
 def _is_end(text: str | None) -> bool:
-    try:
-        return isinstance(msg := json.loads(text or ""), dict) and msg.get("type") == "end"
-    except ValueError:
-        return False
+    message = parse_json(text)
+    return message is not None and message.get("type") == "end"
 
 
 async def _run(state: State, fn, *args) -> list:
