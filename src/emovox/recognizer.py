@@ -431,7 +431,8 @@ def _mono(samples: np.ndarray, rate: int, name: str) -> np.ndarray:
         raise AudioError(name, f"samples must be numbers, got an array of {array.dtype}")
     if np.issubdtype(array.dtype, np.integer):
         array = array.astype(np.float32) / float(np.iinfo(array.dtype).max + 1)
-    array = array.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # values beyond float32 become infinite, then refused as not finite
+        array = array.astype(np.float32, copy=False)
     if array.ndim == 2:
         # (n, channels) is the usual layout; (channels, n) with few rows and many columns is taken as such
         channel_axis = 0 if array.shape[0] <= 8 < array.shape[1] else 1

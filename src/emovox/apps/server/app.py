@@ -32,7 +32,7 @@ from ... import __version__
 from ...recognizer import Recognizer
 from . import predict, stream
 from .common import API_KEY_HEADER, ApiError, ServerConfig, State, error_body
-from .predict import FORMAT_NAMES, ErrorBody
+from .predict import ErrorBody, format_names
 
 log = logging.getLogger("emovox.server")
 
@@ -106,7 +106,7 @@ def create_app(model: Recognizer, config: ServerConfig | None = None) -> FastAPI
         return {"labels": model.labels, "rate": model.rate, "feature_set": info.get("feature_set"),
                 "model": info.get("model"), "training": info.get("training"), "metrics": info.get("metrics"),
                 "created": _text(info.get("created")), "emovox_version": _text(info.get("emovox_version")),
-                "file": Path(model.path).name, "formats": FORMAT_NAMES.split(", "), "limits": state.config.public()}
+                "file": Path(model.path).name, "formats": format_names().split(", "), "limits": state.config.public()}
 
     predict.add_routes(app, state)
     stream.add_routes(app, state)

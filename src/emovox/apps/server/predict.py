@@ -26,7 +26,8 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect
 
-from ...audio import AUDIO_EXTENSIONS
+from ...audio import FFMPEG_EXTENSIONS, AudioReader
+from ...errors import AudioError
 from ...results import Predictions
 from ...segmentation import Auto
 from .common import API_KEY_HEADER, UPLOAD_BYTES_PER_SECOND, ApiError, State
@@ -44,7 +45,7 @@ DECODED: dict[str, tuple[str, ...]] = {
        if "MP3" in sf.available_formats() else {}),
     "AIFF": ("audio/aiff", "audio/x-aiff"),
 }
-#: Formats only FFmpeg decodes: name -> (the file extension that says emovox reads it, media types).
+#: Formats only FFmpeg decodes (through PyAV, when it is installed): name -> (a file extension, media types).
 FFMPEG_ONLY: dict[str, tuple[str, tuple[str, ...]]] = {
     "M4A/AAC": (".m4a", ("audio/mp4", "audio/x-m4a", "audio/m4a", "audio/aac", "audio/x-aac", "audio/aacp",
                          "video/mp4", "audio/x-hx-aac-adts")),
@@ -52,12 +53,29 @@ FFMPEG_ONLY: dict[str, tuple[str, tuple[str, ...]]] = {
     "3GP/AMR": (".3gp", ("audio/3gpp", "audio/3gpp2", "video/3gpp", "audio/amr", "audio/amr-wb")),
     "WMA": (".wma", ("audio/x-ms-wma", "video/x-ms-asf")),
 }
-#: The FFmpeg-only formats that this emovox's audio reader decodes after all (its extensions list them).
-DECODED_BY_FFMPEG = {name: types for name, (ext, types) in FFMPEG_ONLY.items() if ext in AUDIO_EXTENSIONS}
-#: Every media type accepted, raw or as the file part of a multipart form.
-AUDIO_TYPES = frozenset(t for types in (*DECODED.values(), *DECODED_BY_FFMPEG.values()) for t in types) | {ANY_TYPE}
-#: What the answers and the page call the formats accepted.
-FORMAT_NAMES = ", ".join([*DECODED, *DECODED_BY_FFMPEG])
+
+
+def ffmpeg_decodes() -> bool:
+    """True when emovox's audio reader decodes the :data:`FFMPEG_ONLY` formats here: PyAV is importable."""
+    return importlib.util.find_spec("av") is not None and all(
+        ext in FFMPEG_EXTENSIONS for ext, _ in FFMPEG_ONLY.values())
+
+
+def accepted_formats() -> dict[str, tuple[str, ...]]:
+    """The formats this server decodes now, and their media types."""
+    return DECODED | ({name: types for name, (_, types) in FFMPEG_ONLY.items()} if ffmpeg_decodes() else {})
+
+
+def accepted_types() -> frozenset[str]:
+    """Every media type accepted, raw or as the file part of a multipart form."""
+    return frozenset(t for types in accepted_formats().values() for t in types) | {ANY_TYPE}
+
+
+def format_names() -> str:
+    """What the answers and the page call the formats accepted: ``"WAV, FLAC, OGG, MP3, AIFF"``."""
+    return ", ".join(accepted_formats())
+
+
 #: Body bytes held in memory before the rest is spooled to a temporary file.
 SPOOL_BYTES = 1024 * 1024
 #: A body's deadline grows by one second per this many bytes received (a long upload on a slow link).
@@ -122,29 +140,35 @@ class Upload:
 
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
-_DOC_TYPES = ("audio/wav", "audio/flac", "audio/ogg", *(("audio/mpeg",) if "MP3" in DECODED else ()), ANY_TYPE)
-_BODY_DOC = {
-    "parameters": [{"name": "name", "in": "query", "required": False,
-                    "description": "the recording's file name, for the answer (raw bodies)",
-                    "schema": {"type": "string", "maxLength": 200}}],
-    "requestBody": {
-        "required": True,
-        "description": f"a recording ({FORMAT_NAMES}): the raw body with an audio Content-Type (name it with "
-                       "?name=), or the one file part of a multipart form",
-        "content": {**{t: _BINARY for t in _DOC_TYPES},
-                    MULTIPART: {"schema": {"type": "object", "required": ["file"],
-                                           "properties": {"file": _BINARY["schema"]}}}}}}
-_ERRORS = ((400, "empty or malformed body"), (401, "missing or wrong API key"), (408, "body too slow"),
-           (413, "body or audio too long"), (415, f"not {FORMAT_NAMES}"), (422, "audio that cannot be used"),
-           (503, "busy, or the prediction took too long"))
+
+
+def _body_doc(names: str) -> dict:
+    types = ("audio/wav", "audio/flac", "audio/ogg", *(("audio/mpeg",) if "MP3" in DECODED else ()),
+             *(("audio/mp4", "audio/webm") if ffmpeg_decodes() else ()), ANY_TYPE)
+    return {
+        "parameters": [{"name": "name", "in": "query", "required": False,
+                        "description": "the recording's file name, for the answer (raw bodies)",
+                        "schema": {"type": "string", "maxLength": 200}}],
+        "requestBody": {
+            "required": True,
+            "description": f"a recording ({names}): the raw body with an audio Content-Type (name it with "
+                           "?name=), or the one file part of a multipart form",
+            "content": {**{t: _BINARY for t in types},
+                        MULTIPART: {"schema": {"type": "object", "required": ["file"],
+                                               "properties": {"file": _BINARY["schema"]}}}}}}
 
 
 def add_routes(app: FastAPI, state: State) -> None:
     """Add ``POST /v1/predict`` to ``app``."""
 
-    @app.post("/v1/predict", tags=["predict"], response_model=PredictResult, openapi_extra=_BODY_DOC,
-              summary=f"Emotions of one recording ({FORMAT_NAMES}): its timeline and a summary",
-              responses={s: {"model": ErrorBody, "description": d} for s, d in _ERRORS})
+    names = format_names()
+    errors = ((400, "empty or malformed body"), (401, "missing or wrong API key"), (408, "body too slow"),
+              (413, "body or audio too long"), (415, f"not {names}"), (422, "audio that cannot be used"),
+              (503, "busy, or the prediction took too long"))
+
+    @app.post("/v1/predict", tags=["predict"], response_model=PredictResult, openapi_extra=_body_doc(names),
+              summary=f"Emotions of one recording ({names}): its timeline and a summary",
+              responses={s: {"model": ErrorBody, "description": d} for s, d in errors})
     async def predict(request: Request) -> JSONResponse:
         state.check_key(request.headers.get(API_KEY_HEADER))
         media = _media_type(request.headers.get("content-type"))
@@ -161,13 +185,13 @@ def add_routes(app: FastAPI, state: State) -> None:
 
 def check_media(media: str, where: str) -> None:
     """415 unless ``media`` is a type this server decodes; for FFmpeg-only formats, say what to do."""
-    if media in AUDIO_TYPES:
+    if media in accepted_types():
         return
     for name, (ext, types) in FFMPEG_ONLY.items():
         if media in types:
             raise ApiError(415, _ffmpeg_message(name, ext, media))
-    raise ApiError(415, f"unsupported {where} {media!r}: send {FORMAT_NAMES} audio (audio/wav, audio/flac, "
-                        f"audio/ogg, audio/mpeg) or a {MULTIPART} upload")
+    raise ApiError(415, f"unsupported {where} {media!r}: send {format_names()} audio (audio/wav, audio/flac, "
+                        f"audio/ogg, audio/mpeg, ...) or a {MULTIPART} upload")
 
 
 def check_container(upload: Upload) -> None:
@@ -175,7 +199,7 @@ def check_container(upload: Upload) -> None:
     head = upload.file.read(16)
     upload.file.seek(0)
     kind = sniff(head)
-    if kind and kind not in DECODED_BY_FFMPEG:
+    if kind and not ffmpeg_decodes():
         raise ApiError(415, _ffmpeg_message(kind, FFMPEG_ONLY[kind][0], None))
 
 
@@ -196,10 +220,8 @@ def sniff(head: bytes) -> str | None:
 
 def _ffmpeg_message(name: str, ext: str, media: str | None) -> str:
     declared = f" ({media})" if media else ""
-    pyav = "" if importlib.util.find_spec("av") is None else " (PyAV is installed, but this emovox reads audio " \
-                                                              "with libsndfile only)"
-    return (f"{name} audio{declared} needs FFmpeg, which this server does not decode with{pyav}: convert it to "
-            f"WAV, FLAC or MP3 first, e.g. ffmpeg -i clip{ext} clip.flac")
+    return (f"{name} audio{declared} needs FFmpeg, which this server lacks (pip install av, or 'emovox[formats]'): "
+            f"convert it to WAV, FLAC or MP3 first, e.g. ffmpeg -i clip{ext} clip.flac")
 
 
 async def receive_upload(request: Request, media: str, state: State) -> Upload:
@@ -294,17 +316,17 @@ def _analyse_and_close(state: State, upload: Upload) -> dict:
 def analyse(state: State, file: BinaryIO, name: str) -> dict:
     """Decode in blocks and predict (runs on a worker thread): one row, or a timeline for long uploads.
 
-    Nothing here decodes the whole upload: :func:`soundfile.info` reads the header (a claim over the
-    limit is refused at once), and :meth:`~emovox.recognizer.Recognizer.process_file` decodes one-second
+    Nothing here decodes the whole upload: :class:`~emovox.audio.AudioReader` reads the header (a claim
+    over the limit is refused at once), and :meth:`~emovox.recognizer.Recognizer.process_file` decodes one-second
     blocks and stops past ``max_duration`` seconds of decoded samples, whatever the header claimed.
     """
     began = time.perf_counter()
     limits = state.config
     try:
-        info = sf.info(file)
-        rate, header_s = int(info.samplerate), info.frames / info.samplerate
-    except (sf.LibsndfileError, RuntimeError, ValueError, ZeroDivisionError, TypeError):
-        rate, header_s = 0, 0.0  # process_file below says what is wrong with it
+        with AudioReader(file, name=name) as header:  # the header only: nothing is decoded yet
+            rate, header_s = header.rate, header.header_frames / header.rate
+    except AudioError as exc:
+        raise ApiError(422, str(exc)) from None
     file.seek(0)
     if header_s > limits.max_duration:
         raise ApiError(413, f"{name}: {header_s:.1f} s of audio is over the limit of {limits.max_duration:g} s")
