@@ -57,6 +57,9 @@ class Registry(Generic[T]):
         except (KeyError, TypeError):
             raise ParameterError(f"unknown {self.kind} {name!r}; choose from {', '.join(self.names())}") from None
 
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
     def names(self) -> list[str]:
         """The registered names, in registration order."""
         return list(self._entries)

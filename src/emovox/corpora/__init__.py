@@ -8,26 +8,41 @@ sorted by path, with labels mapped onto emovox's eight emotion names.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from ..labels import EMOTIONS
+from ..registry import Registry
 from . import cremad, emodb, emovo, folder, manifest, ravdess, savee, tess
 from .base import Utterance, select, summary
 
-__all__ = ["Utterance", "select", "summary", "open_corpus", "detect", "default_data_dir", "KINDS"]
+__all__ = ["Utterance", "select", "summary", "open_corpus", "detect", "default_data_dir", "CORPORA", "KINDS"]
 
-KINDS = ("auto", "ravdess", "cremad", "tess", "emodb", "savee", "emovo", "folder", "manifest")
 
-#: The corpora recognised by their file names, in the order auto-detection tries them
-#: after RAVDESS; each is ``kind: (detector, reader)``.
-NAMED = {
-    "cremad": (cremad.looks_like_cremad, cremad.utterances),
-    "tess": (tess.looks_like_tess, tess.utterances),
-    "emodb": (emodb.looks_like_emodb, emodb.utterances),
-    "savee": (savee.looks_like_savee, savee.utterances),
-    "emovo": (emovo.looks_like_emovo, emovo.utterances),
-}
+@dataclass(frozen=True)
+class CorpusKind:
+    """A way to read a corpus: ``read(source)`` yields its utterances; ``looks_like(folder)``, if given, says
+    whether a folder's file names follow this corpus's scheme (for ``--corpus auto``)."""
+
+    read: Callable[[Path], Iterable[Utterance]]
+    looks_like: Callable[[Path], bool] | None = None
+
+
+#: The corpus kinds, by name; those with ``looks_like`` are tried by auto-detection in this order, after RAVDESS.
+CORPORA: Registry[CorpusKind] = Registry("corpus kind")
+CORPORA.register("ravdess")(CorpusKind(ravdess.utterances))
+CORPORA.register("cremad")(CorpusKind(cremad.utterances, cremad.looks_like_cremad))
+CORPORA.register("tess")(CorpusKind(tess.utterances, tess.looks_like_tess))
+CORPORA.register("emodb")(CorpusKind(emodb.utterances, emodb.looks_like_emodb))
+CORPORA.register("savee")(CorpusKind(savee.utterances, savee.looks_like_savee))
+CORPORA.register("emovo")(CorpusKind(emovo.utterances, emovo.looks_like_emovo))
+CORPORA.register("folder")(CorpusKind(folder.utterances))
+CORPORA.register("manifest")(CorpusKind(manifest.utterances))
+
+#: What ``--corpus`` accepts.
+KINDS = ("auto", *CORPORA.names())
 
 #: Where tests, benchmarks and the demo find RAVDESS when nothing else is given.
 SHARED_RAVDESS = Path(__file__).resolve().parents[4] / "shared" / "data" / "ravdess"
@@ -56,11 +71,11 @@ def open_corpus(source: str | os.PathLike, kind: str = "auto") -> list[Utterance
     source = Path(source)
     if kind == "auto":
         kind = detect(source)
-    readers = {"ravdess": ravdess.utterances, **{k: reader for k, (_, reader) in NAMED.items()},
-               "folder": folder.utterances, "manifest": manifest.utterances}
-    if kind not in readers:
-        raise DataError(f"unknown corpus kind {kind!r}; choose from {', '.join(KINDS)}")
-    return list(readers[kind](source))
+    try:
+        reader = CORPORA.get(kind).read
+    except ParameterError as exc:
+        raise DataError(str(exc)) from None
+    return list(reader(source))
 
 
 def detect(source: str | os.PathLike) -> str:
@@ -78,7 +93,7 @@ def detect(source: str | os.PathLike) -> str:
         raise DataError(f"{source}: not found (expected a corpus folder, a folder per label, or a .csv manifest)")
     if ravdess.looks_like_ravdess(source):
         return "ravdess"
-    named = [k for k, (looks_like, _) in NAMED.items() if looks_like(source)]
+    named = [k for k, kind in CORPORA.items() if kind.looks_like is not None and kind.looks_like(source)]
     if len(named) > 1:
         raise DataError(f"{source}: file names of several corpora ({', '.join(named)}); pick one with --corpus")
     if named:
