@@ -61,8 +61,8 @@ def boundary_errors(probs: np.ndarray, placed: list, samples: np.ndarray, thresh
         spans.append(last)
     segments = []
     for span in spans:
-        start = max(0, round((span.start * frame_seconds - pad_start) * VAD_RATE))
-        end = round((span.end * frame_seconds + pad_end) * VAD_RATE)
+        start = max(0, round((span.start_frame * frame_seconds - pad_start) * VAD_RATE))
+        end = round((span.end_frame * frame_seconds + pad_end) * VAD_RATE)
         if trim_db and end > start:
             first, last = loud_part(samples[start:end], VAD_RATE, trim_db, round(0.03 * VAD_RATE))
             start, end = start + first, start + last

@@ -24,10 +24,10 @@ def test_segmenter_needs_min_silence_to_end_and_min_speech_to_count():
     on, off = [0.9] * 20, [0.0] * 20
     # a 5-frame dip (160 ms) is shorter than min_silence 0.5 s: one segment
     got = spans(off + on + [0.0] * 5 + on + off, min_silence_s=0.5)
-    assert [(s.start, s.end) for s in got] == [(20, 65)]
+    assert [(s.start_frame, s.end_frame) for s in got] == [(20, 65)]
     # a 20-frame pause (640 ms) splits it
     got = spans(off + on + off + on + off, min_silence_s=0.5)
-    assert [(s.start, s.end) for s in got] == [(20, 40), (60, 80)]
+    assert [(s.start_frame, s.end_frame) for s in got] == [(20, 40), (60, 80)]
     # 4 frames (128 ms) of speech are below min_speech 0.25 s
     assert spans(off + [0.9] * 4 + off, min_speech_s=0.25) == []
 
@@ -42,14 +42,14 @@ def test_segmenter_hysteresis_holds_between_thresholds():
     # 0.4 is between neg_threshold 0.35 and threshold 0.5: it neither starts nor ends speech
     assert spans([0.4] * 50) == []
     got = spans([0.9] * 10 + [0.4] * 30 + [0.0] * 20, min_silence_s=0.5)
-    assert [(s.start, s.end) for s in got] == [(0, 40)]
+    assert [(s.start_frame, s.end_frame) for s in got] == [(0, 40)]
 
 
 def test_segmenter_cuts_long_speech_and_finishes_open_segment():
     got = spans([0.9] * 105, max_segment_s=1.0)
-    assert [(s.start, s.end, s.forced) for s in got[:3]] == [(0, 31, True), (31, 62, True), (62, 93, True)]
-    assert (got[-1].start, got[-1].end, got[-1].forced) == (93, 105, False)
-    assert spans([0.9] * 100, max_segment_s=1.0)[-1].end == 93  # a 7-frame rest is below min_speech
+    assert [(s.start_frame, s.end_frame, s.forced) for s in got[:3]] == [(0, 31, True), (31, 62, True), (62, 93, True)]
+    assert (got[-1].start_frame, got[-1].end_frame, got[-1].forced) == (93, 105, False)
+    assert spans([0.9] * 100, max_segment_s=1.0)[-1].end_frame == 93  # a 7-frame rest is below min_speech
 
 
 @pytest.mark.parametrize("options", [dict(threshold=0.3, neg_threshold=0.5), dict(threshold=1.5),

@@ -221,8 +221,8 @@ class StreamSession:
 
     def _segment_event(self, span: Span, decided: float, end_limit: int) -> list[Prediction]:
         pad = self.pad_samples
-        start = max(self._to_stream(span.start) - pad, self._last_end, self._history.first)
-        end = min(self._to_stream(span.end) + (0 if span.forced else pad), end_limit)
+        start = max(self._to_stream(span.start_frame) - pad, self._last_end, self._history.first)
+        end = min(self._to_stream(span.end_frame) + (0 if span.forced else pad), end_limit)
         if self.trim_db:
             start, end = self._refine(start, end, span.forced, end_limit)
         context = self.context_samples

@@ -197,12 +197,12 @@ def make_vad(kind: str = "auto") -> FrameVAD:
 class Span:
     """Speech found by the :class:`Segmenter`, in VAD frames (32 ms each), before padding.
 
-    ``start`` is the first speech frame, ``end`` one past the last; ``forced`` is true
-    when the segment was cut at ``max_segment`` while speech went on.
+    ``start_frame`` is the first speech frame, ``end_frame`` one past the last; ``forced`` is true
+    when the segment was cut at ``max_segment_s`` while speech went on.
     """
 
-    start: int
-    end: int
+    start_frame: int
+    end_frame: int
     forced: bool = False
 
 
