@@ -316,14 +316,18 @@ class Recognizer:
 
     def _voice_activity(self, blocks: Iterator[np.ndarray], rate: int, name: str, plan: VoiceActivity,
                         offset_s: float) -> list[Prediction]:
-        session = StreamSession(self, rate, segmentation=plan, estimate_window_s=None, file=name,
-                                offset_s=offset_s, warm_up=False)
+        from concurrent.futures import ThreadPoolExecutor
+
         rows: list[Prediction] = []
         peak = 0.0
-        for block in blocks:
-            peak = max(peak, float(np.max(np.abs(block)))) if block.size else peak
-            rows += session.feed(block)
-        rows += session.close()
+        # the detector runs here while a second thread classifies the segments it has found: two cores
+        with ThreadPoolExecutor(1, thread_name_prefix="emovox-classify") as classifier:
+            session = StreamSession(self, rate, segmentation=plan, estimate_window_s=None, file=name,
+                                    offset_s=offset_s, warm_up=False, executor=classifier)
+            for block in blocks:
+                peak = max(peak, float(np.max(np.abs(block)))) if block.size else peak
+                rows += session.feed(block)
+            rows += session.close()
         if session.samples_in == 0:
             raise AudioError(name, "no audio samples (0 frames)")
         if peak < audio_io.SILENCE_PEAK:

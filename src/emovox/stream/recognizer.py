@@ -19,6 +19,8 @@ segment's ``latency_ms`` is exactly the time from the VAD's end-of-speech decisi
 from __future__ import annotations
 
 import time
+from collections import deque
+from concurrent.futures import Executor, Future
 
 import numpy as np
 
@@ -26,6 +28,10 @@ from ..errors import EmovoxError, ParameterError
 from ..results import Kind, Prediction
 from ..segmentation import VoiceActivity
 from .vad import FRAME, VAD_RATE, FrameVAD, Segmenter, Span, loud_part, make_vad
+
+
+#: Segments that may wait for their classification on an executor before :meth:`StreamSession.feed` waits.
+MAX_PENDING = 4
 
 
 class _History:
@@ -83,6 +89,10 @@ class StreamSession:
         offset_s: added to every row's times (the stream's position in its file, seconds).
         warm_up: classify a short synthetic sound once now, so the first real segment's latency does not
             include lazy set-up (live use; batch processing skips it).
+        executor: classify segments on this executor (a thread) while the detector goes on, so a file uses two
+            cores; rows still come out in order, each from the first :meth:`feed` after it is ready (at most
+            :data:`MAX_PENDING` wait; :meth:`close` waits for all). ``None``: classify at once (live use, where
+            a segment's row must come with the block that ended it).
 
     Attributes:
         samples_in: samples given to :meth:`feed`.
@@ -93,7 +103,7 @@ class StreamSession:
     def __init__(self, model, rate_hz: int, *, segmentation: VoiceActivity = VoiceActivity(),
                  detector: FrameVAD | None = None, estimate_window_s: float | None = 2.0, estimate_hop_s: float = 0.5,
                  smoothing: float = 0.5, keep_audio: bool = False, file: str = "<stream>",
-                 offset_s: float = 0.0, warm_up: bool = True) -> None:
+                 offset_s: float = 0.0, warm_up: bool = True, executor: Executor | None = None) -> None:
         if not isinstance(rate_hz, (int, np.integer)) or isinstance(rate_hz, bool) or not 8000 <= rate_hz <= 384000:
             raise ParameterError(f"stream rate must be an integer from 8000 to 384000 Hz, got {rate_hz!r}")
         if not 0.0 <= smoothing < 1.0:
@@ -137,6 +147,8 @@ class StreamSession:
         self._smoothed: np.ndarray | None = None
         self._finished = False
         self._last_samples = np.zeros(0, dtype=np.float32)
+        self._executor = executor
+        self._waiting: deque[tuple[Future, int, int, int, float]] = deque()
         if warm_up:
             self._warm_up()
 
@@ -172,7 +184,7 @@ class StreamSession:
             self.samples_in += piece.size
             vad_in = self._resampler.resample_chunk(piece) if self._resampler else piece
             events += self._run_vad(vad_in, final=False)
-        return events
+        return events + self._collect(wait=False)
 
     def close(self) -> list[Prediction]:
         """End of stream: decide on the last partial frame, close any open segment; return the rows.
@@ -189,7 +201,7 @@ class StreamSession:
             decided = time.perf_counter()
             events += self._segment_event(span, decided, end_limit=self.samples_in)
         self.samples_processed = self.samples_in
-        return events
+        return events + self._collect(wait=True)
 
     # -- internals ---------------------------------------------------------------------------------------
 
@@ -230,10 +242,30 @@ class StreamSession:
         self._smoothed = None
         index = self.segments
         self.segments += 1
-        probs = self._classify(max(start - context, previous_end, self._history.first), min(end + context, end_limit))
+        lo, hi = max(start - context, previous_end, self._history.first), min(end + context, end_limit)
+        if self._executor is not None:
+            samples = self._history.get(lo, hi)
+            self._waiting.append((self._executor.submit(self._classify_audio, samples), start, end, index, decided))
+            return self._collect(wait=len(self._waiting) > MAX_PENDING)
+        probs = self._classify(lo, hi)
         if probs is None:
             return []
         return [self._event(Kind.SEGMENT, start, end, probs, decided, index)]
+
+    def _collect(self, wait: bool) -> list[Prediction]:
+        """Rows of segments classified on the executor, in order: those ready (``wait``: all but
+        :data:`MAX_PENDING` - 1, or all at the end of the stream)."""
+        rows: list[Prediction] = []
+        while self._waiting and (self._waiting[0][0].done() or wait):
+            future, start, end, index, decided = self._waiting.popleft()
+            probs = future.result()
+            if probs is None:
+                self.skipped += 1
+            else:
+                rows.append(self._event(Kind.SEGMENT, start, end, probs, decided, index))
+            if wait and not self._finished and len(self._waiting) < MAX_PENDING:
+                wait = False
+        return rows
 
     def _refine(self, start: int, end: int, forced: bool, end_limit: int) -> tuple[int, int]:
         """The segment's ends by level: the loud part (within ``trim_db`` of its peak, :func:`loud_part`) of the
