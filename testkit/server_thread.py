@@ -21,8 +21,10 @@ class ServerThread:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_level=log_level, ws_max_size=4 * 1024 * 1024, timeout_keep_alive=5,
-                                timeout_graceful_shutdown=2)
+        from emovox.apps.server.serving import uvicorn_config
+
+        # the same connection limits as `emovox serve` (header deadline, connection cap)
+        config = uvicorn_config(app, app.state.emovox.config, log_level=log_level, timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

@@ -118,3 +118,48 @@ def test_encoder_builder_layers_and_frames():
     assert np.allclose(pooled[0], expected, atol=1e-4)
     with pytest.raises(Exception, match="n_layers"):
         encoder_onnx(w, n_layers=3, pooled_layers=(3,))
+
+
+def test_speaker_normalise_uses_each_speakers_own_rows():
+    from emovox.evaluation.adaptation import speaker_normalise
+
+    x, _, g = blobs(n_speakers=3, per=10)
+    z = speaker_normalise(x, g)
+    for s in set(g):
+        assert np.allclose(z[g == s].mean(axis=0), 0, atol=1e-5) and np.allclose(z[g == s].std(axis=0), 1, atol=1e-3)
+    with pytest.raises(Exception, match="speaker"):
+        speaker_normalise(x[:2], ["a", None])
+
+
+def test_degradations_are_seeded_and_hit_their_levels():
+    from emovox import augment
+
+    rate = 16000
+    t = np.arange(2 * rate) / rate
+    speech = (0.3 * np.sin(2 * np.pi * 200 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)  # bursts
+    rng = lambda: np.random.default_rng(7)
+    noisy, r = augment.degrade(speech, rate, "pink noise 10 dB", rng())
+    assert r == rate and np.array_equal(noisy, augment.degrade(speech, rate, "pink noise 10 dB", rng())[0])
+    noise = noisy - speech
+    assert 20 * np.log10(augment.speech_rms(speech, rate) / np.sqrt(np.mean(noise ** 2))) == pytest.approx(10, abs=0.1)
+    phone, r = augment.degrade(speech, rate, "telephone", rng())
+    assert r == 8000 and len(phone) == len(speech) // 2
+    quiet, _ = augment.degrade(speech, rate, "quiet far mic -35 dBFS", rng())
+    assert 20 * np.log10(augment.speech_rms(quiet, rate)) == pytest.approx(-35, abs=0.2)
+    clipped, _ = augment.degrade(speech, rate, "clipping +12 dB", rng())
+    assert np.max(np.abs(clipped)) == pytest.approx(1.0) and np.mean(np.abs(clipped) >= 0.999) > 0.1
+    room = augment.room_impulse(rate, 0.5, rng())
+    energy = np.cumsum(room[::-1] ** 2)[::-1]  # Schroeder decay of the tail: -60 dB about 0.5 s on
+    tail = energy[int(0.0025 * rate):]
+    decay = 10 * np.log10(tail / tail[0])
+    assert np.argmax(decay < -30) / rate == pytest.approx(0.25, abs=0.05)
+    reverberant, _ = augment.degrade(speech, rate, "reverb RT60 0.5 s", rng())
+    assert len(reverberant) == len(speech)
+    babble, _ = augment.degrade(speech, rate, "babble 5 dB", rng(), voices=[speech[::-1], np.roll(speech, 999)])
+    assert not np.allclose(babble, speech)
+    for name in augment.available_conditions():
+        if name.startswith(("opus", "vorbis", "mp3")):
+            decoded, r = augment.degrade(speech, rate, name, rng())
+            assert r == 16000 and abs(len(decoded) - len(speech)) < 0.05 * rate
+    with pytest.raises(ValueError, match="voices"):
+        augment.degrade(speech, rate, "babble 10 dB", rng())

@@ -4,8 +4,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import tone, write_audio
+
 from emovox import corpora
 from emovox.corpora import cremad, emodb, emovo, savee, tess
 from emovox.errors import DataError

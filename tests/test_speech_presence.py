@@ -1,12 +1,12 @@
 """emovox.speech_presence.detect: speech passes, silence, DC, tones, noise and music are refused with a reason."""
 
+from functools import lru_cache
+
 import numpy as np
 import pytest
 import soundfile as sf
-
-from functools import lru_cache
-
 from conftest import RAVDESS, needs_ravdess
+
 from emovox import corpora
 from emovox.speech_presence import describe, detect
 
@@ -89,3 +89,17 @@ def test_quiet_far_speech_passes():
     quiet = samples * (10 ** (-35 / 20) / np.sqrt(np.mean(samples ** 2)))  # -35 dBFS RMS
     assert detect(quiet, rate) is None
     assert detect((quiet * 32768).astype(np.int16), rate) is None
+
+
+#: RAVDESS clips (shouted, strong intensity) where Silero stays below 0.5 nearly throughout.
+SILERO_MISSES = ["03-01-03-02-01-01-06", "03-01-03-02-02-01-06", "03-01-03-02-02-02-06", "03-01-04-02-01-01-06",
+                 "03-01-05-02-02-01-06", "03-01-05-02-02-02-06", "03-01-06-02-01-01-06", "03-01-06-02-01-02-06",
+                 "03-01-06-02-02-01-06", "03-01-06-02-02-02-06", "03-01-05-02-01-02-18", "03-01-05-02-02-01-18",
+                 "03-01-03-02-02-02-20", "03-01-06-02-02-02-20"]
+
+
+@needs_ravdess
+@pytest.mark.parametrize("stem", SILERO_MISSES)
+def test_speech_silero_misses_still_passes(stem):
+    samples, rate = sf.read(str(RAVDESS / f"Actor_{stem[-2:]}" / f"{stem}.flac"), dtype="float32")
+    assert detect(samples, rate) is None

@@ -28,11 +28,13 @@ def shots(tmp_path: Path) -> Path:
     return Path(os.environ.get("EMOVOX_SCREENSHOTS") or tmp_path)
 
 
-@pytest.fixture(scope="module")
-def display():
-    """Start Xvfb on a free display number, point DISPLAY at it, stop it afterwards."""
-    if XVFB is None:
-        pytest.skip("Xvfb not installed (Debian package xvfb): the desktop app needs an X display")
+#: The Xvfb server the desktop tests share, and how many modules use it (test_desktop_polish.py imports the
+#: fixture). One for the whole session: Tk keeps its connection to a display open after its windows close,
+#: and Xlib ends the process when a server it is connected to goes away while Tk is still running.
+_XVFB: dict = {"server": None, "display": None, "old": None, "users": 0}
+
+
+def _start_xvfb() -> str:
     number = next(n for n in range(90, 400)
                   if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists())
     server = subprocess.Popen([XVFB, f":{number}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
@@ -43,15 +45,29 @@ def display():
             server.kill()
             pytest.skip(f"Xvfb did not start on :{number}")
         time.sleep(0.05)
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = f":{number}"
-    yield f":{number}"
-    server.terminate()
-    server.wait(5)
-    if old is None:
-        os.environ.pop("DISPLAY", None)
-    else:
-        os.environ["DISPLAY"] = old
+    _XVFB.update(server=server, display=f":{number}", old=os.environ.get("DISPLAY"))
+    return f":{number}"
+
+
+@pytest.fixture(scope="session")
+def display():
+    """Start Xvfb on a free display number (once per session), point DISPLAY at it, stop it at the end."""
+    if XVFB is None:
+        pytest.skip("Xvfb not installed (Debian package xvfb): the desktop app needs an X display")
+    if _XVFB["server"] is None:
+        _start_xvfb()
+    _XVFB["users"] += 1
+    os.environ["DISPLAY"] = _XVFB["display"]
+    yield _XVFB["display"]
+    _XVFB["users"] -= 1
+    if _XVFB["users"] == 0:
+        _XVFB["server"].terminate()
+        _XVFB["server"].wait(5)
+        _XVFB["server"] = None
+        if _XVFB["old"] is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = _XVFB["old"]
 
 
 @pytest.fixture
@@ -142,7 +158,15 @@ def test_live_mode_shows_the_stream_recognizers_segments(make_app, tiny_bundle, 
     from emovox.apps.desktop.jobs import AudioInput
     from emovox.stream import FileSource
 
-    path = ravdess_file(5, 3)
+    from testkit.reference import join_clips
+
+    from emovox.audio import load
+
+    # four sentences (calm, happy, fearful, disgust) by actors the model never heard, a second apart
+    clips = [(load(ravdess_file(actor, emotion, 2)), None) for actor, emotion in ((5, 2), (6, 3), (7, 6), (8, 7))]
+    samples, rate, _placed = join_clips(clips, gap=1.0)
+    path = tmp_path / "talk.wav"
+    sf.write(str(path), samples, rate, subtype="PCM_16")
     app = make_app(model=tiny_bundle, audio_input=AudioInput(file=path, realtime=False))
     pump(app, lambda: app.model is not None)
     app.notebook.select(app.live)
@@ -155,7 +179,7 @@ def test_live_mode_shows_the_stream_recognizers_segments(make_app, tiny_bundle, 
     session = model.stream(source.rate, file=source.name)
     offline = [e for block in source for e in session.feed(block)] + session.close()
     segments = [(e.start_s, e.end_s, e.label) for e in offline if e.kind == "segment"]
-    assert segments, "the stream found no speech in a RAVDESS sentence"
+    assert len(segments) == len(clips), "the stream should find each RAVDESS sentence"
     assert app.live.timeline.segments == segments
     assert app.live.segment_var.get() == segments[-1][2]
     assert len(app.live.segments.get_children()) == len(segments)

@@ -9,39 +9,38 @@ import json
 import logging
 import re
 import socket
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import needs_ravdess, ravdess_file, tone
 
 httpx = pytest.importorskip("httpx", reason="httpx is needed to test the server (pip install httpx)")
 websockets = pytest.importorskip("websockets", reason="the WebSocket tests need the websockets package")
 pytest.importorskip("fastapi", reason="the server needs fastapi (pip install fastapi uvicorn python-multipart)")
 
-import uvicorn  # noqa: E402
 
-from emovox.apps.server import predict  # noqa: E402
-from emovox.apps.server.app import create_app  # noqa: E402
-from emovox.apps.server.common import UPLOAD_BYTES_PER_SECOND, UPLOAD_HEADROOM_BYTES, ServerConfig  # noqa: E402
-from emovox.apps.server.serving import MAX_HEADER_BYTES, uvicorn_config  # noqa: E402
-from testkit.server_thread import ServerThread  # noqa: E402
+from emovox.apps.server import predict
+from emovox.apps.server.app import create_app
+from emovox.apps.server.common import (
+    UPLOAD_BYTES_PER_SECOND,
+    UPLOAD_HEADROOM_BYTES,
+    ServerConfig,
+)
+from emovox.apps.server.serving import MAX_HEADER_BYTES
+from testkit.server_thread import ServerThread
 
-pytestmark = needs_ravdess
+pytestmark = [needs_ravdess, pytest.mark.filterwarnings("ignore::emovox.errors.LowRateWarning")]
 CALM = (1, 2)  # actor 01, calm: a training file of the tiny bundle
 
 
-class LimitedServer(ServerThread):
-    """:class:`ServerThread` run as ``emovox serve`` runs it: with :func:`uvicorn_config`'s connection limits."""
-
-    def __init__(self, app, config: ServerConfig) -> None:
-        super().__init__(app)
-        self.server = uvicorn.Server(uvicorn_config(app, config, log_level="warning", timeout_graceful_shutdown=2))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+def LimitedServer(app, config: ServerConfig) -> ServerThread:  # noqa: N802 - the name the tests use
+    """:class:`ServerThread` runs the app as ``emovox serve`` does: with :func:`uvicorn_config`'s connection
+    limits, taken from the app's own configuration (made from ``config``)."""
+    assert app.state.emovox.config.header_timeout == config.header_timeout
+    return ServerThread(app)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +79,7 @@ def assert_error(response, status: int, words: str) -> dict:
 
 def vm_kib(field: str) -> int:
     """A ``/proc/self/status`` figure (``VmRSS``, ``VmHWM``), KiB."""
-    return int(re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M).group(1))
+    return int(re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE).group(1))
 
 
 # -- 1. memory: one upload holds about a block of audio, whatever its length -------------------------------------
@@ -338,7 +337,7 @@ def _closed_after(sock: socket.socket, limit: float) -> float | None:
     try:
         while sock.recv(4096):
             pass
-    except socket.timeout:
+    except TimeoutError:
         return None
     except ConnectionResetError:
         pass

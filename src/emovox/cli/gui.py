@@ -9,7 +9,9 @@ from .common import MODEL_EPILOG, add_model_option
 
 NAME = "gui"
 HELP = "open the desktop app: record and predict, open files, listen live, train"
-EPILOG = MODEL_EPILOG
+EPILOG = (MODEL_EPILOG + " Open model… uses a bundle in the window only; tick “Use by default” to make it "
+          "the current model. File dialogs: the desktop's (zenity or kdialog, through the XDG desktop portal "
+          "where one runs), else Tk's; EMOVOX_DIALOG=tk always uses Tk's.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -21,7 +21,8 @@ EPILOG = (MODEL_EPILOG + " Files up to 60 s get one row each; longer files get a
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..output import FORMATS
 
-    p.add_argument("paths", nargs="+", type=Path, help="audio files or folders (searched recursively)")
+    p.add_argument("paths", nargs="+", help="audio files or folders (searched recursively); with --cluster also "
+                                            "glob patterns, CSV/Parquet manifests with a path column, fsspec URLs")
     add_model_option(p)
     how = p.add_argument_group("what gets a row").add_mutually_exclusive_group()
     how.add_argument("--segments", action="store_true",
@@ -37,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--format", default=None, choices=FORMATS,
                      help="table (default on a terminal), json, jsonl, csv or parquet; default: from --output's "
                           "extension, else table")
-    out.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+    out.add_argument("--output", "-o", default=None, metavar="FILE",
                      help="write rows to FILE as each input finishes (written under a temporary name and put in "
                           "place at the end or on Ctrl-C) instead of standard output")
     out.add_argument("--json", action="store_true", help="the same as --format json")
@@ -47,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster: a scheduler address (tcp://host:8786), or local[:N] for N local "
                         "worker processes; needs --output DIR (a Parquet dataset; re-running resumes)")
+    p.add_argument("--batch-files", type=int, default=None, metavar="N",
+                   help="with --cluster: files per task and per part file (default 100)")
     p.add_argument("--max-duration", type=float, default=4 * 3600.0, metavar="S",
                    help="refuse inputs longer than S seconds (counted while decoding)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -69,14 +72,14 @@ def segmentation(args: argparse.Namespace):
     return Auto(voice_activity=voice)
 
 
-def inputs(paths: list[Path]):
+def inputs(paths: list[str]):
     """Files to process, and a :class:`FileError` per folder without audio or missing path."""
     from ..errors import AudioError
     from ..recognizer import find_audio_files, no_audio_problem
     from ..results import FileError
 
     files, errors = [], []
-    for path in paths:
+    for path in map(Path, paths):
         if path.is_dir():
             try:
                 found = find_audio_files(path)
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     model = load(args)
     files, errors = inputs(args.paths)
     note(args, f"model: {model.path} ({', '.join(model.labels)}; {model.rate} Hz)")
-    writer = open_writer(fmt, args.output, model.labels, top=args.top,
+    writer = open_writer(fmt, Path(args.output) if args.output else None, model.labels, top=args.top,
                          meta={"model": str(model.path), "emovox": __version__})
     writer.write(Predictions(errors=errors, labels=model.labels))
     stop = threading.Event()

@@ -51,8 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """The :class:`~emovox.apps.server.ServerConfig` that ``args`` describe."""
-    from ..errors import ParameterError
     from ..apps.server.common import ServerConfig
+    from ..errors import ParameterError
 
     for name in ("max_upload_mb", "max_duration", "max_streams", "max_stream_seconds", "timeout", "idle_timeout",
                  "header_timeout", "max_connections", "max_pending", "workers"):

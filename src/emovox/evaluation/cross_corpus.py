@@ -70,7 +70,7 @@ def cross_corpus(train: Dataset, test: Dataset, model: str, *, seeds: Sequence[i
         fit_seconds = time.perf_counter() - started
         result = test_scores(estimator, x_test, y_test, len(labels))
         total += np.asarray(result["confusion"])
-        runs.append({"fold": fold, "seed": seed, "n_train": int(len(y_train)), "n_test": int(len(y_test)),
+        runs.append({"fold": fold, "seed": seed, "n_train": len(y_train), "n_test": len(y_test),
                      "fit_seconds": round(fit_seconds, 3), **result})
     summary = summarise(runs)
     return {"protocol": PROTOCOL, "protocol_description": PROTOCOLS[PROTOCOL], "model": spec.name,

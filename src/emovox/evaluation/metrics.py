@@ -6,9 +6,34 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
 
-
 #: Equal-width confidence bins of :func:`expected_calibration_error`.
 ECE_BINS = 15
+#: A prediction whose top probability is below this is "uncertain". With calibrated
+#: probabilities (ECE near 0) such a label is wrong more often than right.
+UNCERTAIN_BELOW = 0.5
+
+
+def calibration_bins(y_true: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> dict:
+    """Per equal-width confidence bin: ``count``, summed ``confidence`` and ``correct`` (lists of ``bins``).
+
+    Bins of several test sets add up, so the ECE of their union (:func:`ece_from_bins`)
+    can be had without keeping the probabilities.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    confidence = probabilities.max(axis=1)
+    correct = (probabilities.argmax(axis=1) == np.asarray(y_true)).astype(float)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    return {"count": np.bincount(which, minlength=bins).tolist(),
+            "confidence": np.bincount(which, confidence, minlength=bins).tolist(),
+            "correct": np.bincount(which, correct, minlength=bins).tolist()}
+
+
+def ece_from_bins(parts: list[dict]) -> float:
+    """The ECE of the union of test sets, from their :func:`calibration_bins`."""
+    count = np.sum([p["count"] for p in parts], axis=0)
+    confidence = np.sum([p["confidence"] for p in parts], axis=0)
+    correct = np.sum([p["correct"] for p in parts], axis=0)
+    return float(np.sum(np.abs(correct - confidence)) / max(count.sum(), 1))
 
 
 def expected_calibration_error(y_true: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
@@ -20,15 +45,7 @@ def expected_calibration_error(y_true: np.ndarray, probabilities: np.ndarray, bi
         probabilities: shape ``(n, n_labels)``, rows summing to 1.
         bins: how many bins over [0, 1].
     """
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == np.asarray(y_true)
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in np.unique(which):
-        rows = which == b
-        total += rows.sum() * abs(correct[rows].mean() - confidence[rows].mean())
-    return float(total / len(confidence))
+    return ece_from_bins([calibration_bins(y_true, probabilities, bins)])
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, probabilities: np.ndarray | None = None) -> dict:
@@ -37,7 +54,9 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, probabilities:
     Returns a dict with ``accuracy``, ``uar``, ``macro_f1`` (fractions in [0, 1]),
     ``recall`` (per label) and ``confusion`` (``n_labels x n_labels`` counts, rows true);
     with ``probabilities`` (shape ``(n, n_labels)``) also ``ece``
-    (:func:`expected_calibration_error`, a fraction) and ``nll`` (mean negative log-likelihood).
+    (:func:`expected_calibration_error`, a fraction), ``nll`` (mean negative log-likelihood),
+    ``uncertain`` (the share of rows whose top probability is below :data:`UNCERTAIN_BELOW`) and
+    ``accuracy_confident`` (accuracy over the other rows; 0 if there are none).
     """
     labels = np.arange(n_labels)
     confusion = confusion_matrix(y_true, y_pred, labels=labels)
@@ -49,7 +68,17 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, probabilities:
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels[support > 0], average="macro", zero_division=0)),
         "recall": recall.tolist(),
         "confusion": confusion.tolist(),
-    } | ({} if probabilities is None else {
-        "ece": expected_calibration_error(y_true, probabilities),
-        "nll": float(-np.mean(np.log(np.clip(np.asarray(probabilities)[np.arange(len(y_true)), y_true], 1e-12, 1)))),
-    })
+    } | ({} if probabilities is None else _calibration(np.asarray(y_true), np.asarray(y_pred),
+                                                      np.asarray(probabilities, dtype=np.float64)))
+
+
+def _calibration(y_true: np.ndarray, y_pred: np.ndarray, probabilities: np.ndarray) -> dict:
+    confident = probabilities.max(axis=1) >= UNCERTAIN_BELOW
+    bins = calibration_bins(y_true, probabilities)
+    return {
+        "ece": ece_from_bins([bins]),
+        "calibration_bins": bins,
+        "nll": float(-np.mean(np.log(np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-12, 1)))),
+        "uncertain": float(1 - confident.mean()),
+        "accuracy_confident": float(np.mean(y_true[confident] == y_pred[confident])) if confident.any() else 0.0,
+    }

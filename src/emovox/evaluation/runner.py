@@ -12,12 +12,13 @@ from tqdm.auto import tqdm
 
 from ..corpora import Utterance
 from ..models import ModelSpec
-from .metrics import scores
+from .metrics import ece_from_bins, scores
 from .protocols import PROTOCOLS, make_folds
 
 METRICS = ("uar", "accuracy", "macro_f1")
-#: Summarised too when every run has them (models with ``predict_proba``): calibration, as fractions x 100.
-CALIBRATION = ("ece", "nll")
+#: Summarised too when every run has them (models with ``predict_proba``): calibration, in percent
+#: (see :func:`~.metrics.scores`).
+CALIBRATION = ("ece", "nll", "uncertain", "accuracy_confident")
 
 
 def fit_with_groups(estimator, features: np.ndarray, targets: np.ndarray, groups: Sequence | None):
@@ -43,10 +44,17 @@ def test_scores(estimator, features: np.ndarray, targets: np.ndarray, n_labels: 
 
 
 def summarise(runs: Sequence[dict]) -> dict:
-    """Mean and std over runs of each metric, in percent (ECE and NLL too when every run has them)."""
+    """Mean and std over runs of each metric, in percent (the calibration ones too when every run has them)."""
     names = METRICS + tuple(m for m in CALIBRATION if all(m in r for r in runs))
-    return {m: {"mean": 100 * float(np.mean([r[m] for r in runs])),
-                "std": 100 * float(np.std([r[m] for r in runs]))} for m in names}
+    summary = {m: {"mean": 100 * float(np.mean([r[m] for r in runs])),
+                   "std": 100 * float(np.std([r[m] for r in runs]))} for m in names}
+    if runs and all("calibration_bins" in r for r in runs):
+        # the ECE of all test folds together (one value per seed): per-fold ECE over a few hundred
+        # clips is biased upwards by the noise of 15 sparsely filled bins
+        pooled = [ece_from_bins([r["calibration_bins"] for r in runs if r["seed"] == seed])
+                  for seed in dict.fromkeys(r["seed"] for r in runs)]
+        summary["ece_pooled"] = {"mean": 100 * float(np.mean(pooled)), "std": 100 * float(np.std(pooled))}
+    return summary
 
 
 def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequence[Utterance],
@@ -84,8 +92,8 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequen
             fit_seconds = time.perf_counter() - started
             result = test_scores(estimator, features[fold.test], targets[fold.test], len(labels))
             total += np.asarray(result["confusion"])
-            runs.append({"fold": fold.name, "seed": seed, "n_train": int(len(fold.train)),
-                         "n_test": int(len(fold.test)), "fit_seconds": round(fit_seconds, 3), **result})
+            runs.append({"fold": fold.name, "seed": seed, "n_train": len(fold.train),
+                         "n_test": len(fold.test), "fit_seconds": round(fit_seconds, 3), **result})
             bar.update()
     bar.close()
     summary = summarise(runs)

@@ -2,7 +2,8 @@
 
 The window never waits on work: audio, training and prediction run in worker
 threads (:mod:`emovox.apps.desktop.jobs`) and report through a queue that the Tk
-thread drains every few milliseconds. Errors are shown in the window in plain words.
+thread drains every few milliseconds. Errors are shown in the window in plain words, in red, until the
+user's next action.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ import queue
 import threading
 import time
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import ttk
 
 from ... import recognizer as rec
 from ... import settings
 from ...errors import AudioError, BundleError, DataError, EmovoxError
-from . import jobs
+from . import dialogs, jobs
 from .panels import LivePanel, PredictPanel, dropped_paths
 from .train import TrainPanel
-from .widgets import apply_theme
+from .widgets import WrapLabel, apply_theme
 
 WELCOME = "Record a clip of 3-5 seconds and we will try to determine the major emotion."
 
@@ -57,6 +58,10 @@ class App:
         self._audio_owner: str | None = None
         self._announcer = None
         self._fullscreen = False
+        self._error_standing = False  # an error is shown and stays until the user's next action
+        self._dialog_open = False
+        self._announce_model = False  # say so when a model the user opened is loaded
+        self._previous_default: Path | None = None
         self.closed = False
 
         self.root = _make_root()
@@ -67,6 +72,7 @@ class App:
         self.speak_var = tk.BooleanVar(value=self.settings.get("gui_speak", True) if speak is None else speak)
         self.message_var = tk.StringVar(value=WELCOME)
         self.model_var = tk.StringVar(value="No model loaded")
+        self.default_var = tk.BooleanVar(value=False)
         self._build()
         self._bind_keys()
         self.root.protocol("WM_DELETE_WINDOW", self.close)
@@ -85,8 +91,15 @@ class App:
         header.grid(row=0, column=0, sticky="ew")
         header.columnconfigure(1, weight=1)
         ttk.Label(header, text="emovox", style="Title.TLabel").grid(row=0, column=0, sticky="w", padx=(0, 18))
-        ttk.Label(header, textvariable=self.model_var, style="Muted.TLabel").grid(row=1, column=0, columnspan=7,
-                                                                                 sticky="w")
+        model_row = ttk.Frame(header)
+        model_row.grid(row=1, column=0, columnspan=7, sticky="ew", pady=(2, 0))
+        model_row.columnconfigure(0, weight=1)
+        self.model_label = WrapLabel(model_row, textvariable=self.model_var, style="Muted.TLabel")
+        self.model_label.grid(row=0, column=0, sticky="ew")
+        self.default_check = ttk.Checkbutton(model_row, text="Use by default", variable=self.default_var,
+                                             command=self._on_default_toggle)
+        self.default_check.grid(row=0, column=1, sticky="e", padx=(12, 0))
+        self.default_check.state(["disabled"])
         ttk.Button(header, text="Open model…", command=self.choose_model).grid(row=0, column=2, padx=6)
         self.speak_check = ttk.Checkbutton(header, text="Speak results", variable=self.speak_var,
                                            command=self._on_speak_toggle)
@@ -99,7 +112,7 @@ class App:
         ttk.Button(header, text="Full screen", command=lambda: self.set_fullscreen(not self.fullscreen)).grid(
             row=0, column=6, padx=(6, 0))
 
-        self.message = ttk.Label(root, textvariable=self.message_var, padding=(20, 2, 20, 6), style="Muted.TLabel")
+        self.message = WrapLabel(root, textvariable=self.message_var, padding=(20, 2, 20, 6), style="Info.TLabel")
         self.message.grid(row=1, column=0, sticky="ew")
         self.notebook = ttk.Notebook(root)
         self.notebook.grid(row=2, column=0, sticky="nsew", padx=16, pady=(0, 16))
@@ -132,15 +145,56 @@ class App:
         self._fullscreen = bool(on)
         self.root.attributes("-fullscreen", self._fullscreen)
 
+    def start_action(self, text: str = "") -> None:
+        """The user started something (pressed a button, dropped files): a standing error goes, and ``text``
+        (if any) is shown as information."""
+        self._error_standing = False
+        if text:
+            self.show_info(text)
+
     def show_info(self, text: str) -> None:
-        """A neutral one-line message under the header."""
-        self.message.configure(style="Muted.TLabel")
+        """Information under the header, in the normal text colour.
+
+        An error stays until the user's next action (:meth:`start_action`): information that comes
+        after it (the rest of a batch finishing, say) does not hide it.
+        """
+        if self._error_standing:
+            return
+        self.message.configure(style="Info.TLabel")
         self.message_var.set(text)
 
     def show_error(self, error: BaseException | str) -> None:
-        """An error in plain words under the header (in red)."""
+        """An error in plain words under the header, in red; it stays until the user's next action."""
+        self._error_standing = True
         self.message.configure(style="Error.TLabel")
         self.message_var.set(plain_message(error))
+
+    @property
+    def showing_error(self) -> bool:
+        """Whether the message under the header is an error."""
+        return self._error_standing
+
+    # -- dialogs (attributes a test may replace: ``app.ask_open_files = lambda *a, **k: [path]``) --------------
+    def ask_open_files(self, title: str, filetypes: Sequence[tuple[str, str]] = (), *,
+                       multiple: bool = True) -> list[Path]:
+        """Files chosen in the desktop's file dialog (Tk's where there is none); ``[]`` if cancelled."""
+        if self._dialog_open:
+            return []
+        self._dialog_open = True
+        try:
+            return dialogs.ask_open_files(self.root, title, filetypes, multiple=multiple)
+        finally:
+            self._dialog_open = False
+
+    def ask_directory(self, title: str, initialdir: str | os.PathLike | None = None) -> Path | None:
+        """A folder chosen in the desktop's folder dialog; ``None`` if cancelled."""
+        if self._dialog_open:
+            return None
+        self._dialog_open = True
+        try:
+            return dialogs.ask_directory(self.root, title, initialdir=initialdir)
+        finally:
+            self._dialog_open = False
 
     def write_settings(self, **changes) -> None:
         self.settings |= changes
@@ -217,18 +271,60 @@ class App:
                       on_error=self._on_model_error)
 
     def _on_model_error(self, exc: BaseException) -> None:
-        self.model_var.set("No model loaded")
+        self._announce_model = False
+        self.model_var.set("No model loaded" if self.model is None else self._describe_model(self.model))
         self.show_error(exc)
 
-    def _set_model(self, model) -> None:
-        self.model = model
+    @staticmethod
+    def _describe_model(model) -> str:
         metrics = {m["protocol"]: m for m in model.info.get("metrics") or []}
         figure = next((f"UAR {m['uar']['mean']:.0f} % on unseen speakers" for m in metrics.values()), "")
         recipe = (model.info.get("model") or {}).get("name", model.name)
-        self.model_var.set(f"Model: {recipe}, {len(model.labels)} emotions "
-                           f"({', '.join(model.labels)})" + (f" · {figure}" if figure else ""))
+        return (f"Model: {recipe}, {len(model.labels)} emotions ({', '.join(model.labels)})"
+                + (f" · {figure}" if figure else "") + f" · {Path(model.path).name}")
+
+    def _set_model(self, model) -> None:
+        self.model = model
+        self.model_var.set(self._describe_model(model))
         self.predict.set_labels(model.labels)
         self.live.set_labels(model.labels)
+        self._previous_default = None
+        self._show_default()
+        if self._announce_model:
+            self._announce_model = False
+            self.show_info(f"Using {Path(model.path).name} in this window. "
+                           + ("It is your default model." if self.is_default() else
+                              "Your default model is unchanged: tick “Use by default” to change it."))
+
+    def is_default(self) -> bool:
+        """Whether the model in the window is the user's current model (what `emovox predict` and the server
+        use, and what this window opens with)."""
+        current = settings.current_model_path()
+        return self.model is not None and current is not None and Path(self.model.path).resolve() == current
+
+    def _show_default(self) -> None:
+        self.default_var.set(self.is_default())
+        self.default_check.state(["!disabled"] if self.model is not None else ["disabled"])
+
+    def _on_default_toggle(self) -> None:
+        if self.model is None:
+            self._show_default()
+            return
+        name = Path(self.model.path).name
+        if self.default_var.get():
+            self._previous_default = settings.current_model_path()
+            settings.set_current_model(self.model.path)
+            self.start_action(f"{name} is now your default model: `emovox predict`, the server and this window "
+                              "start with it.")
+        elif self._previous_default is not None and self._previous_default.is_file():
+            settings.set_current_model(self._previous_default)
+            self.start_action(f"The default model is {self._previous_default.name} again.")
+            self._previous_default = None
+        else:
+            self.default_var.set(True)
+            self.start_action(f"{name} is your default model: to change it, open another model and tick "
+                              "“Use by default”.")
+        self._show_default()
 
     def use_model(self, path: str | os.PathLike, *, make_current: bool = False) -> None:
         """Load ``path`` in the background and use it in this window; ``make_current`` also makes it the user's
@@ -244,10 +340,14 @@ class App:
         return bool(messagebox.askyesno(title, question, parent=self.root))
 
     def choose_model(self) -> None:
-        name = filedialog.askopenfilename(parent=self.root, title="Model bundle",
-                                          filetypes=[("emovox bundle", "*.emovox"), ("All files", "*")])
-        if name:
-            self.use_model(name)
+        """Open a model bundle in this window; the user's default model changes only if they tick
+        “Use by default” afterwards."""
+        chosen = self.ask_open_files("Model bundle", [("emovox bundle", "*.emovox"), ("All files", "*")],
+                                     multiple=False)
+        if chosen:
+            self.start_action(f"Loading {chosen[0].name}…")
+            self._announce_model = True
+            self.use_model(chosen[0])
 
     def require_model(self):
         """The loaded model, or ``None`` after telling the user how to get one."""
@@ -281,9 +381,12 @@ class App:
         device = getattr(self, "_devices", {}).get(self.device_var.get())
         self.audio_input = jobs.AudioInput(device=device)
         self.write_settings(gui_device=device)
+        self.start_action(f"Recording and live listening use the {self.audio_input.describe()}.")
 
     def _on_speak_toggle(self) -> None:
         self.write_settings(gui_speak=bool(self.speak_var.get()))
+        self.start_action("Results will be spoken aloud." if self.speak_var.get() else
+                          "Results are shown on screen only.")
 
     def speak(self, text: str) -> None:
         """Say ``text`` aloud if speech is on (never blocks; silently does nothing without a voice)."""
@@ -303,6 +406,7 @@ class App:
     # -- files ----------------------------------------------------------------------------------
     def _on_drop(self, event) -> str:
         self.notebook.select(self.predict)
+        self.start_action()
         self.predict.predict_files(dropped_paths(self.root, event.data))
         return getattr(event, "action", "copy")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from . import jobs
@@ -16,10 +17,18 @@ class Host(Protocol):
     audio_input: jobs.AudioInput
     record_seconds: float
     workers: int | None
+    settings: dict
+    default_data: str | os.PathLike | None
+    model: object | None
 
-    def show_info(self, text: str) -> None: ...
+    def start_action(self, text: str = "") -> None:
+        """The user started something: clear a standing error, show ``text`` (if any) as information."""
 
-    def show_error(self, error: BaseException | str) -> None: ...
+    def show_info(self, text: str) -> None:
+        """Information in the normal colour (an error of the current action stays)."""
+
+    def show_error(self, error: BaseException | str) -> None:
+        """An error in red, until the next action."""
 
     def write_settings(self, **changes) -> None: ...
 
@@ -32,8 +41,6 @@ class Host(Protocol):
 
     def release_audio(self, owner: str) -> None: ...
 
-    model: object | None
-
     def use_model(self, path: str | os.PathLike, *, make_current: bool = False) -> None: ...
 
     def confirm(self, title: str, question: str) -> bool: ...
@@ -41,3 +48,10 @@ class Host(Protocol):
     def require_model(self): ...
 
     def speak(self, text: str) -> None: ...
+
+    def ask_open_files(self, title: str, filetypes: Sequence[tuple[str, str]] = (), *,
+                       multiple: bool = True) -> list[Path]:
+        """Files chosen in a file dialog (``[]`` if cancelled)."""
+
+    def ask_directory(self, title: str, initialdir: str | os.PathLike | None = None) -> Path | None:
+        """A folder chosen in a dialog (``None`` if cancelled)."""

@@ -119,8 +119,11 @@ def listen(model, source, stop: threading.Event, post: Post) -> int:
 
 
 def predict_files(model, paths: Sequence[Path], stop: threading.Event, post: Post) -> None:
-    """Each file's timeline (one row up to 60 s, else a row per stretch of speech), posting
-    ``("predictions", Predictions)`` per file, or ``("file_error", (path, message))``."""
+    """Each file's timeline (one row up to 60 s, else a row per stretch of speech).
+
+    Posts, per file, ``("duration", (path, seconds))`` then ``("predictions", Predictions)``, or
+    ``("file_error", (path, message))``.
+    """
     for path in paths:
         if stop.is_set():
             return
@@ -128,7 +131,33 @@ def predict_files(model, paths: Sequence[Path], stop: threading.Event, post: Pos
         for error in found.errors:
             post("file_error", (Path(path), error.message))
         if len(found):
+            post("duration", (Path(path), file_duration(path, found)))
             post("predictions", found)
+
+
+def file_duration(path: str | os.PathLike, rows=()) -> float:
+    """A file's length in seconds from its header (the end of its last row if the header has none)."""
+    from ...audio import AudioReader
+
+    last = max((row.end_s for row in rows), default=0.0)
+    try:
+        with AudioReader(path) as reader:
+            return max(reader.header_frames / reader.rate, last)
+    except Exception:  # noqa: BLE001 - the rows are already there; only the strip's length is at stake
+        return last
+
+
+def time_shares(rows, labels: Sequence[str] = ()) -> dict[str, float]:
+    """Share of the rows' time per emotion (0..1, summing to 1), in ``labels``' order (then any other).
+
+    The summary of a file's timeline: ``{"calm": 0.42, ...}`` means 42 % of the time in its rows
+    (its speech, for a file cut by voice activity) was labelled calm.
+    """
+    seconds: dict[str, float] = dict.fromkeys(labels, 0.0)
+    for row in rows:
+        seconds[row.label] = seconds.get(row.label, 0.0) + max(row.end_s - row.start_s, 0.0)
+    total = sum(seconds.values())
+    return {label: (s / total if total > 0 else 0.0) for label, s in seconds.items()}
 
 
 @dataclass(frozen=True)

@@ -4,30 +4,79 @@ from __future__ import annotations
 
 import tkinter as tk
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from ...audio import AUDIO_EXTENSIONS
 from . import jobs
 from .host import Host
-from .widgets import EmotionBars, LevelMeter, Timeline
+from .widgets import EmotionBars, LevelMeter, Timeline, WrapLabel, clock
 
 if TYPE_CHECKING:
     from ...results import Prediction
 
 
+class FileResult:
+    """One file's answer as the Predict tab shows it: its rows (one for a short file, one per stretch of
+    speech for a long one), its length, and the share of time per emotion."""
+
+    def __init__(self, path: str | Path, rows: list[Prediction], duration_s: float, labels=()) -> None:
+        self.path = Path(path)
+        self.rows = list(rows)
+        self.duration_s = max(duration_s, max((r.end_s for r in self.rows), default=0.0))
+        self.shares = jobs.time_shares(self.rows, labels or list(self.rows[0].probabilities))
+        self.item: str | None = None  # its row in the list
+        self.items: list[str] = []  # the rows of its stretches, in time order
+
+    @property
+    def is_timeline(self) -> bool:
+        """Whether the file was cut into stretches (longer than a minute) rather than answered as a whole."""
+        return any(r.kind != "whole" for r in self.rows)
+
+    @property
+    def label(self) -> str:
+        """The emotion of the most time (the only row's label for a short file)."""
+        return self.rows[0].label if not self.is_timeline else max(self.shares, key=self.shares.get)
+
+    @property
+    def speech_s(self) -> float:
+        return sum(r.duration_s for r in self.rows)
+
+    def summary(self) -> str:
+        """``"16 stretches of speech (31 s in 1:26) · calm 42 %, happy 30 %, …"``: the share of speech time per
+        emotion, most first (emotions with no time left out)."""
+        shares = sorted(((k, v) for k, v in self.shares.items() if v > 0), key=lambda kv: -kv[1])
+        n = len(self.rows)
+        return (f"{n} stretch{'es' if n != 1 else ''} of speech ({self.speech_s:.0f} s in "
+                f"{clock(self.duration_s, minutes=True)}) · "
+                + ", ".join(f"{label} {100 * share:.0f} %" for label, share in shares))
+
+
+AUDIO_TYPES = [("Audio", " ".join(f"*{e}" for e in AUDIO_EXTENSIONS)), ("All files", "*")]
+
+
 class PredictPanel(ttk.Frame):
-    """Record N seconds (with a level meter) or open files; show the label and a bar per emotion."""
+    """Record N seconds (with a level meter) or open files; show the label and a bar per emotion.
+
+    A file longer than a minute gets a timeline: a strip with a block per stretch of speech, the list of
+    stretches (under the file in the list on the left), and the share of time per emotion in the bars.
+    """
 
     def __init__(self, master: tk.Misc, app: Host) -> None:
         super().__init__(master, padding=16)
         self.app = app
         self.seconds_var = tk.DoubleVar(value=app.record_seconds)
         self.record_var = tk.StringVar(value="")
+        self.caption_var = tk.StringVar(value="Emotion predicted")
         self.label_var = tk.StringVar(value="–")
         self.source_var = tk.StringVar(value="Record a clip of 3-5 seconds, or open audio files.")
+        self.bars_var = tk.StringVar(value="Probability per emotion")
+        self.summary_var = tk.StringVar(value="")
         self.last_prediction: Prediction | None = None
         self.last_recording: Path | None = None
+        self.files: list[FileResult] = []
+        self.shown: FileResult | None = None  # the file whose timeline is shown
+        self._next_duration = 0.0
         self.columnconfigure(0, weight=2, uniform="predict")
         self.columnconfigure(1, weight=3, uniform="predict")
         self.rowconfigure(0, weight=1)
@@ -41,35 +90,62 @@ class PredictPanel(ttk.Frame):
         self.record_button.grid(row=0, column=0, sticky="ew")
         options = ttk.Frame(left)
         options.grid(row=1, column=0, sticky="ew", pady=(8, 4))
+        options.columnconfigure(2, weight=1)
         ttk.Label(options, text="Seconds").grid(row=0, column=0, padx=(0, 8))
         ttk.Spinbox(options, from_=1, to=30, increment=1, width=5, textvariable=self.seconds_var).grid(row=0, column=1)
-        ttk.Label(options, textvariable=self.record_var, style="Muted.TLabel").grid(row=0, column=2, padx=12)
+        ttk.Label(options, textvariable=self.record_var, style="Muted.TLabel").grid(row=0, column=2, padx=12,
+                                                                                    sticky="w")
         self.meter = LevelMeter(left)
         self.meter.grid(row=2, column=0, sticky="ew", pady=(0, 14))
-        ttk.Button(left, text="Open audio files…", command=self.open_files).grid(row=3, column=0, sticky="ew")
-        ttk.Label(left, text="…or drop WAV / FLAC / OGG files onto the window", style="Muted.TLabel").grid(
-            row=4, column=0, sticky="w", pady=(4, 8))
-        self.history = ttk.Treeview(left, columns=("emotion", "confidence"), show="tree headings", height=6)
+        self.open_button = ttk.Button(left, text="Open audio files…", command=self.open_files)
+        self.open_button.grid(row=3, column=0, sticky="ew")
+        WrapLabel(left, text="…or drop audio files onto the window", style="Muted.TLabel").grid(
+            row=4, column=0, sticky="ew", pady=(4, 8))
+        history = ttk.Frame(left)
+        history.grid(row=5, column=0, sticky="nsew")
+        history.columnconfigure(0, weight=1)
+        history.rowconfigure(0, weight=1)
+        self.history = ttk.Treeview(history, columns=("emotion", "confidence"), show="tree headings", height=4)
         self.history.heading("#0", text="source")
         self.history.heading("emotion", text="emotion")
         self.history.heading("confidence", text="confidence")
-        self.history.column("#0", width=220, stretch=True)
-        self.history.column("emotion", width=100, stretch=False)
-        self.history.column("confidence", width=100, stretch=False, anchor="e")
-        self.history.grid(row=5, column=0, sticky="nsew")
+        self.history.column("#0", width=150, minwidth=80, stretch=True)
+        self.history.column("emotion", width=85, minwidth=60, stretch=False)
+        self.history.column("confidence", width=95, minwidth=60, stretch=False, anchor="e")
+        self.history.grid(row=0, column=0, sticky="nsew")
+        scroll = ttk.Scrollbar(history, orient="vertical", command=self.history.yview)
+        scroll.grid(row=0, column=1, sticky="ns")
+        self.history.configure(yscrollcommand=scroll.set)
         self.history.bind("<<TreeviewSelect>>", self._on_select)
-        self._rows: dict[str, Prediction] = {}
+        self._rows: dict[str, Prediction] = {}  # tree item -> row
+        self._file_items: dict[str, FileResult] = {}  # tree item of a file with a timeline -> the file
+        self._segment_items: dict[str, tuple[FileResult, int]] = {}  # tree item of a stretch -> (file, index)
+        self._showing: str | None = None  # the tree item shown on the right
 
         right = ttk.Frame(self)
         right.grid(row=0, column=1, sticky="nsew")
         right.columnconfigure(0, weight=1)
-        ttk.Label(right, text="Emotion predicted", style="Muted.TLabel").grid(row=0, column=0, sticky="w")
+        right.rowconfigure(4, weight=1)  # the bars shrink in a small window ...
+        right.rowconfigure(6, weight=12)  # ... and spare height goes below the timeline, not between
+        ttk.Label(right, textvariable=self.caption_var, style="Muted.TLabel").grid(row=0, column=0, sticky="w")
         self.result_label = ttk.Label(right, textvariable=self.label_var, style="Result.TLabel")
         self.result_label.grid(row=1, column=0, sticky="w")
-        ttk.Label(right, textvariable=self.source_var, style="Muted.TLabel", wraplength=640).grid(
-            row=2, column=0, sticky="w", pady=(0, 12))
+        self.source_label = WrapLabel(right, textvariable=self.source_var, style="Muted.TLabel")
+        self.source_label.grid(row=2, column=0, sticky="ew", pady=(0, 10))
+        ttk.Label(right, textvariable=self.bars_var, style="Heading.TLabel").grid(row=3, column=0, sticky="w")
         self.bars = EmotionBars(right)
-        self.bars.grid(row=3, column=0, sticky="new")
+        self.bars.grid(row=4, column=0, sticky="nsew", pady=(4, 0))
+
+        self.timeline_box = ttk.Frame(right)
+        self.timeline_box.grid(row=5, column=0, sticky="ew", pady=(10, 0))
+        self.timeline_box.columnconfigure(0, weight=1)
+        self.timeline_title = ttk.Label(self.timeline_box, text="Timeline", style="Heading.TLabel")
+        self.timeline_title.grid(row=0, column=0, sticky="w")
+        self.summary_label = WrapLabel(self.timeline_box, textvariable=self.summary_var, style="Muted.TLabel")
+        self.summary_label.grid(row=1, column=0, sticky="ew")
+        self.timeline = Timeline(self.timeline_box, span=None, height=72, on_select=self._on_strip_select)
+        self.timeline.grid(row=2, column=0, sticky="ew", pady=(4, 0))
+        self.timeline_box.grid_remove()
 
     def set_labels(self, labels) -> None:
         self.bars.set_labels(labels)
@@ -77,6 +153,7 @@ class PredictPanel(ttk.Frame):
     # -- record ---------------------------------------------------------------------------------
     def record(self) -> None:
         """Record ``Seconds`` from the input, save the WAV, predict and show the result."""
+        self.app.start_action()
         model = self.app.require_model()
         if model is None or not self.app.claim_audio("record"):
             return
@@ -121,65 +198,160 @@ class PredictPanel(ttk.Frame):
         self.app.release_audio("record")
         self.last_recording = path
         self.record_var.set(f"saved {path.name}")
-        self.show(prediction, f"Recording saved as {path}")
+        self.add_file(FileResult(path, [prediction], prediction.end_s), where=f"Recording saved as {path}")
         self.app.show_info(f"Emotion predicted: {prediction.label}")
         self.app.speak(f"Emotion predicted: {prediction.label}")
 
     # -- files ----------------------------------------------------------------------------------
     def open_files(self) -> None:
-        names = filedialog.askopenfilenames(parent=self, title="Audio files to predict",
-                                            filetypes=[("Audio", " ".join(f"*{e}" for e in AUDIO_EXTENSIONS)),
-                                                       ("All files", "*")])
-        if names:
-            self.predict_files([Path(n) for n in names])
+        """Ask for audio files (the desktop's file dialog) and predict them."""
+        self.app.start_action()
+        paths = self.app.ask_open_files("Audio files to predict", AUDIO_TYPES)
+        if paths:
+            self.predict_files([Path(p) for p in paths])
 
     def predict_files(self, paths: list[Path]) -> None:
-        """Predict each file in the background; each result is added to the list as it comes."""
+        """Predict each file in the background; each file is added to the list as it comes."""
         model = self.app.require_model()
         if model is None or not paths:
             return
         self.app.show_info(f"Predicting {len(paths)} file{'s' if len(paths) > 1 else ''}…")
         self._errors: list[str] = []
+        self._done: list[FileResult] = []
+        self.open_button.state(["disabled"])
         self.app.run_task("files", lambda stop, post: jobs.predict_files(model, paths, stop, post),
-                          on_message=self._on_file_message, on_done=self._on_files_done)
+                          on_message=self._on_file_message, on_done=self._on_files_done,
+                          on_error=self._on_files_error)
 
     def _on_file_message(self, kind: str, payload) -> None:
-        if kind == "predictions":
-            for row in payload:
-                self.show(row, describe(row))
+        if kind == "duration":  # comes just before the file's predictions
+            _path, self._next_duration = payload
+        elif kind == "predictions":
+            rows = list(payload)
+            labels = getattr(payload, "labels", None) or list(rows[0].probabilities)
+            result = FileResult(rows[0].file, rows, self._next_duration, labels)
+            self._next_duration = 0.0
+            self._done.append(result)
+            self.add_file(result)
         elif kind == "file_error":
             path, message = payload
             self._errors.append(message)
             self.app.show_error(f"Could not read {path.name}: {message.split(': ', 1)[-1]}")
 
+    def _on_files_error(self, exc: BaseException) -> None:
+        self.open_button.state(["!disabled"])
+        self.app.show_error(exc)
+
     def _on_files_done(self, _result) -> None:
-        if not self._errors:
-            self.app.show_info(f"Emotion predicted: {self.last_prediction.label}" if self.last_prediction
-                               else "Done.")
-            if self.last_prediction is not None:
-                self.app.speak(f"Emotion predicted: {self.last_prediction.label}")
+        self.open_button.state(["!disabled"])
+        if not self._done:
+            if not self._errors:
+                self.app.show_info("Done.")
+            return
+        last = self._done[-1]
+        if last.is_timeline:
+            text = (f"{last.path.name}: mostly {last.label} ({100 * last.shares[last.label]:.0f} % of the speech, "
+                    f"{len(last.rows)} stretches)")
+        else:
+            text = f"Emotion predicted: {last.label}"
+        self.app.show_info(text + (f" · {len(self._done)} files" if len(self._done) > 1 else ""))
+        self.app.speak(f"Emotion predicted: {last.label}" if not last.is_timeline else f"Mostly {last.label}")
 
     # -- display --------------------------------------------------------------------------------
-    def show(self, prediction: Prediction, where: str) -> None:
-        """Show a prediction as the current result and add it to the history list."""
-        self.last_prediction = prediction
-        self.label_var.set(prediction.label)
-        self.source_var.set(where)
-        self.bars.set_labels(list(prediction.probabilities))
-        self.bars.set_values(prediction.probabilities)
-        item = self.history.insert("", 0, text=Path(prediction.file).name + (
-                                       "" if prediction.kind == "whole" else
-                                       f" {prediction.start_s:.1f}–{prediction.end_s:.1f} s"),
-                                   values=(prediction.label, f"{100 * prediction.probabilities[prediction.label]:.0f} %"))
-        self._rows[item] = prediction
+    def add_file(self, result: FileResult, *, where: str | None = None) -> None:
+        """Add a file to the top of the list and show it: one row, or a row with its stretches under it."""
+        self.files.append(result)
+        self.last_prediction = result.rows[-1]
+        if not result.is_timeline:
+            row = result.rows[0]
+            item = self.history.insert("", 0, text=_row_name(row),
+                                       values=(row.label, f"{100 * row.confidence:.0f} %"))
+            self._rows[item] = row
+            result.item = item
+            self._showing = item
+            self.history.selection_set(item)
+            self.history.see(item)
+            self._show_row(row, where or describe(row))
+            self._show_timeline(None)
+            return
+        item = self.history.insert("", 0, open=True, text=f"{result.path.name} ({clock(result.duration_s, minutes=True)})",
+                                   values=(result.label, f"{100 * result.shares[result.label]:.0f} % time"))
+        self._file_items[item] = result
+        result.item = item
+        for index, row in enumerate(result.rows):
+            child = self.history.insert(item, "end", text=f"{_span(row)}",
+                                        values=(row.label, f"{100 * row.confidence:.0f} %"))
+            self._rows[child] = row
+            self._segment_items[child] = (result, index)
+            result.items.append(child)
+        self._showing = item
+        self.history.selection_set(item)
+        self.history.see(item)
+        self._show_file(result)
 
-    def _on_select(self, _event) -> None:
-        for item in self.history.selection():
-            prediction = self._rows.get(item)
-            if prediction is not None:
-                self.label_var.set(prediction.label)
-                self.source_var.set(describe(prediction))
-                self.bars.set_values(prediction.probabilities)
+    def _show_row(self, row: Prediction, where: str) -> None:
+        """Show one answer: its emotion, where it comes from and its probabilities."""
+        self.caption_var.set("Emotion predicted")
+        self.label_var.set(row.label)
+        self.source_var.set(where)
+        self.bars_var.set("Probability per emotion")
+        self.bars.set_labels(list(row.probabilities))
+        self.bars.set_values(row.probabilities)
+
+    def _show_file(self, result: FileResult) -> None:
+        """Show a long file: the emotion of most of its speech, the share of time per emotion, its timeline."""
+        self.caption_var.set("Most of the speech")
+        self.label_var.set(result.label)
+        self.source_var.set(str(result.path))
+        self.bars_var.set("Share of speech time per emotion")
+        self.bars.set_labels(list(result.shares))
+        self.bars.set_values(result.shares)
+        self._show_timeline(result)
+
+    def _show_timeline(self, result: FileResult | None, selected: int | None = None) -> None:
+        if result is None:
+            self.shown = None
+            self.timeline_box.grid_remove()
+            return
+        if self.shown is not result:
+            self.shown = result
+            self.timeline_title.configure(text=f"Timeline of {result.path.name}")
+            self.summary_var.set(result.summary())
+            self.timeline.show([(r.start_s, r.end_s, r.label) for r in result.rows], result.duration_s)
+            self.timeline_box.grid()
+        self.timeline.select(selected)
+
+    def _on_select(self, _event=None) -> None:
+        for item in self.history.selection()[:1]:
+            if item == self._showing:
+                continue
+            self._showing = item
+            if item in self._file_items:
+                self._show_file(self._file_items[item])
+            elif item in self._segment_items:
+                result, index = self._segment_items[item]
+                row = result.rows[index]
+                self._show_row(row, describe(row))
+                self._show_timeline(result, index)
+            elif item in self._rows:
+                self._show_row(self._rows[item], describe(self._rows[item]))
+                self._show_timeline(None)
+
+    def _on_strip_select(self, index: int) -> None:
+        """A click on a block of the timeline selects that stretch in the list."""
+        if self.shown is None:
+            return
+        item = self.shown.items[index]
+        self.history.selection_set(item)
+        self.history.see(item)
+
+
+def _span(row: Prediction) -> str:
+    return f"{clock(row.start_s, minutes=True, tenths=True)} – {clock(row.end_s, minutes=True, tenths=True)}"
+
+
+def _row_name(row: Prediction) -> str:
+    return Path(row.file).name + ("" if row.kind == "whole" else f" {row.start_s:.1f}–{row.end_s:.1f} s")
 
 
 def describe(row: Prediction) -> str:
@@ -208,8 +380,8 @@ class LivePanel(ttk.Frame):
         self.button.grid(row=0, column=0, padx=(0, 16))
         self.meter = LevelMeter(top)
         self.meter.grid(row=0, column=1, sticky="ew")
-        ttk.Label(self, textvariable=self.status_var, style="Muted.TLabel").grid(
-            row=1, column=0, columnspan=2, sticky="w", pady=(6, 10))
+        self.status_label = WrapLabel(self, textvariable=self.status_var, style="Muted.TLabel")
+        self.status_label.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(6, 10))
 
         ttk.Label(self, text="Right now", style="Heading.TLabel").grid(row=2, column=0, sticky="w")
         ttk.Label(self, text="Last segment", style="Heading.TLabel").grid(row=2, column=1, sticky="w")
@@ -244,6 +416,7 @@ class LivePanel(ttk.Frame):
             self.start()
 
     def start(self) -> None:
+        self.app.start_action()
         model = self.app.require_model()
         if model is None or not self.app.claim_audio("live"):
             return
@@ -261,6 +434,7 @@ class LivePanel(ttk.Frame):
             on_message=self._on_message, on_done=self._on_done, on_error=self._on_error)
 
     def stop(self) -> None:
+        self.app.start_action()
         if self._stop is not None:
             self._stop.set()
 

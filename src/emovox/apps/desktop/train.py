@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import tkinter as tk
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import ttk
 
 from ...labels import EMOTIONS, SEED_EMOTIONS
 from ...models import DEFAULT_MODEL, MODELS
 from . import jobs
 from .host import Host
-from .widgets import EmotionBars
+from .widgets import EmotionBars, WrapLabel
 
 
 class TrainPanel(ttk.Frame):
@@ -38,42 +38,48 @@ class TrainPanel(ttk.Frame):
     # -- layout -------------------------------------------------------------------------------
     def _form(self, form: ttk.Frame) -> ttk.Frame:
         form.columnconfigure(0, weight=1)
-        ttk.Label(form, text="Corpus folder", style="Heading.TLabel").grid(row=0, column=0, sticky="w")
         row = ttk.Frame(form)
-        row.grid(row=1, column=0, sticky="ew", pady=(4, 12))
-        row.columnconfigure(0, weight=1)
-        ttk.Entry(row, textvariable=self.data_var).grid(row=0, column=0, sticky="ew")
-        ttk.Button(row, text="Browse…", command=self.browse).grid(row=0, column=1, padx=(8, 0))
+        row.grid(row=1, column=0, sticky="ew", pady=(0, 10))
+        row.columnconfigure(1, weight=1)
+        ttk.Label(row, text="Corpus").grid(row=0, column=0, sticky="w", padx=(0, 10))
+        ttk.Entry(row, textvariable=self.data_var).grid(row=0, column=1, sticky="ew")
+        ttk.Button(row, text="Browse…", command=self.browse).grid(row=0, column=2, padx=(8, 0))
 
-        ttk.Label(form, text="Emotions", style="Heading.TLabel").grid(row=2, column=0, sticky="w")
-        grid = ttk.Frame(form)
-        grid.grid(row=3, column=0, sticky="ew", pady=4)
-        for i, emotion in enumerate(EMOTIONS):
-            ttk.Checkbutton(grid, text=emotion, variable=self.emotion_vars[emotion]).grid(
-                row=i // 4, column=i % 4, sticky="w", padx=(0, 14), pady=2)
-        presets = ttk.Frame(form)
-        presets.grid(row=4, column=0, sticky="w", pady=(2, 12))
-        ttk.Button(presets, text="Seed four", command=lambda: self.set_emotions(SEED_EMOTIONS)).grid(row=0, column=0)
-        ttk.Button(presets, text="All eight", command=lambda: self.set_emotions(EMOTIONS)).grid(
-            row=0, column=1, padx=8)
+        heading = ttk.Frame(form)
+        heading.grid(row=2, column=0, sticky="ew")
+        heading.columnconfigure(0, weight=1)
+        ttk.Label(heading, text="Emotions", style="Heading.TLabel").grid(row=0, column=0, sticky="w")
+        ttk.Button(heading, text="Seed four", style="Small.TButton",
+                   command=lambda: self.set_emotions(SEED_EMOTIONS)).grid(row=0, column=1)
+        ttk.Button(heading, text="All eight", style="Small.TButton",
+                   command=lambda: self.set_emotions(EMOTIONS)).grid(row=0, column=2, padx=(6, 0))
+        self.emotion_grid = ttk.Frame(form)
+        self.emotion_grid.grid(row=3, column=0, sticky="ew", pady=(2, 10))
+        self._emotion_checks = [ttk.Checkbutton(self.emotion_grid, text=e, variable=self.emotion_vars[e])
+                                for e in EMOTIONS]
+        self._emotion_columns = 0
+        self.emotion_grid.bind("<Configure>", lambda e: self._reflow_emotions(e.width))
+        self._reflow_emotions(4 * 120)
 
         options = ttk.Frame(form)
-        options.grid(row=5, column=0, sticky="ew", pady=(0, 12))
+        options.grid(row=5, column=0, sticky="ew", pady=(0, 10))
         options.columnconfigure(1, weight=1)
         ttk.Label(options, text="Model").grid(row=0, column=0, sticky="w", padx=(0, 10))
-        ttk.Combobox(options, textvariable=self.model_var, values=sorted(MODELS), state="readonly").grid(
-            row=0, column=1, sticky="ew")
-        ttk.Label(options, text="Actors").grid(row=1, column=0, sticky="w", padx=(0, 10), pady=(8, 0))
-        ttk.Entry(options, textvariable=self.actors_var).grid(row=1, column=1, sticky="ew", pady=(8, 0))
-        ttk.Label(options, text="blank = every speaker; e.g. 1-8 for a quick try", style="Muted.TLabel").grid(
-            row=2, column=1, sticky="w")
+        self.model_box = ttk.Combobox(options, textvariable=self.model_var, values=sorted(MODELS), state="readonly",
+                                      width=12)
+        self.model_box.grid(row=0, column=1, sticky="ew")
+        ttk.Label(options, text="Actors").grid(row=0, column=2, sticky="w", padx=(14, 10))
+        ttk.Entry(options, textvariable=self.actors_var, width=7).grid(row=0, column=3, sticky="ew")
+        WrapLabel(options, text="Actors: blank = all speakers; e.g. 1-8 for a quick try", style="Muted.TLabel").grid(
+            row=1, column=0, columnspan=4, sticky="ew", pady=(4, 0))
 
         self.train_button = ttk.Button(form, text="Train", style="Accent.TButton", command=self.train)
-        self.train_button.grid(row=6, column=0, sticky="ew", pady=(4, 10))
+        self.train_button.grid(row=6, column=0, sticky="ew", pady=(0, 8))
         self.progress = ttk.Progressbar(form, maximum=1.0, mode="determinate")
         self.progress.grid(row=7, column=0, sticky="ew")
-        ttk.Label(form, textvariable=self.stage_var, wraplength=420, style="Muted.TLabel").grid(
-            row=8, column=0, sticky="nw", pady=(6, 0))
+        self.stage_label = WrapLabel(form, textvariable=self.stage_var, style="Muted.TLabel")
+        self.stage_label.grid(row=8, column=0, sticky="new", pady=(6, 0))
+        form.rowconfigure(8, weight=1)
         return form
 
     def _results(self, box: ttk.Frame) -> ttk.Frame:
@@ -98,15 +104,31 @@ class TrainPanel(ttk.Frame):
         self.confusion.place(relx=0.5, rely=0.0, anchor="n")
         self.confusion_frame.bind("<Configure>", lambda _e: self._fit_confusion())
         self.bundle_var = tk.StringVar(value="")
-        ttk.Label(box, textvariable=self.bundle_var, style="Muted.TLabel", wraplength=700).grid(
-            row=3, column=0, columnspan=2, sticky="w", pady=(8, 0))
+        self.bundle_label = WrapLabel(box, textvariable=self.bundle_var, style="Muted.TLabel")
+        self.bundle_label.grid(row=3, column=0, columnspan=2, sticky="ew", pady=(8, 0))
         return box
+
+    def _reflow_emotions(self, width: int) -> None:
+        """Lay the emotion boxes out in as many columns (2 to 4) as the form's width allows."""
+        widest = max(c.winfo_reqwidth() for c in self._emotion_checks) + 12
+        columns = max(2, min(4, width // max(widest, 1)))
+        if columns == self._emotion_columns:
+            return
+        self._emotion_columns = columns
+        for i, check in enumerate(self._emotion_checks):
+            check.grid(row=i // columns, column=i % columns, sticky="w", padx=(0, 12), pady=2)
+        for column in range(4):
+            self.emotion_grid.columnconfigure(column, weight=1 if column < columns else 0,
+                                              uniform="emotion" if column < columns else "")
 
     # -- actions ------------------------------------------------------------------------------
     def browse(self) -> None:
-        folder = filedialog.askdirectory(parent=self, title="Corpus folder", initialdir=self.data_var.get() or None)
+        """Choose the corpus folder in the desktop's folder dialog."""
+        self.app.start_action()
+        start = self.data_var.get().strip()
+        folder = self.app.ask_directory("Corpus folder", start if start and Path(start).is_dir() else None)
         if folder:
-            self.data_var.set(folder)
+            self.data_var.set(str(folder))
 
     def set_emotions(self, emotions) -> None:
         for emotion, var in self.emotion_vars.items():
@@ -125,6 +147,7 @@ class TrainPanel(ttk.Frame):
 
     def train(self) -> None:
         """Start training in the background (the button is disabled until it ends)."""
+        self.app.start_action()
         try:
             request = self.request()
         except ValueError as exc:

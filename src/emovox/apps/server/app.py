@@ -18,6 +18,7 @@ import logging
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -57,10 +58,10 @@ class ModelInfo(BaseModel):
 
     labels: list[str] = Field(description="the emotions the model tells apart, in its order")
     rate: int = Field(description="the sample rate, Hz, the model was trained at (inputs are resampled to it)")
-    feature_set: dict | None = Field(description="what the model computes from audio")
-    model: dict | None = Field(description="the estimator and its parameters")
-    training: dict | None = Field(description="what it was trained on")
-    metrics: dict | None = Field(description="its evaluation figures")
+    feature_set: Any = Field(description="what the model computes from audio")
+    model: Any = Field(description="the estimator and its parameters")
+    training: Any = Field(description="what it was trained on")
+    metrics: Any = Field(description="its evaluation figures")
     created: str | None = Field(description="when the bundle was made")
     emovox_version: str | None = Field(description="the emovox version that made the bundle")
     file: str = Field(description="the bundle's file name")

@@ -111,7 +111,7 @@ class ErrorDetail(BaseModel):
     """What went wrong, in one line."""
 
     status: int = Field(description="the HTTP status, again")
-    code: str = Field(description="the status phrase in snake case: 'payload_too_large', ...")
+    code: str = Field(description="the status phrase in snake case: 'unsupported_media_type', ...")
     message: str = Field(description="one line a user can act on")
 
 
@@ -240,7 +240,7 @@ async def receive_upload(request: Request, media: str, state: State) -> Upload:
     try:
         if media == MULTIPART:
             return await _file_part(capped)
-        spool = SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        spool = SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (handed on to the worker, which closes it)
         try:
             async for chunk in capped.stream():
                 spool.write(chunk)

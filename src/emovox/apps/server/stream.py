@@ -88,7 +88,7 @@ def add_routes(app: FastAPI, state: State) -> None:
 
 
 async def _serve(ws: WebSocket, state: State, rate: int, dtype: np.dtype) -> None:
-    session = state.model.stream(rate, file="<stream>")
+    session = state.model.stream(rate, file="<stream>", warm_up=False)  # the server warmed the model at start
     await ws.send_json({"type": "ready", "labels": state.model.labels, "rate": rate,
                         "format": next(k for k, v in FORMATS.items() if v == dtype)})
     received = 0.0
