@@ -204,8 +204,8 @@ def summarise(runs: dict, files: int) -> None:
           f"of work per worker, {1000 * overhead:.1f} ms overhead per task, {audio_per_task:.0f} s of audio per "
           f"task of {s['files'] / max(1, run_['tasks']):.0f} "
           f"files; parallel efficiency {efficiency:.2f} as measured from 1 to 2 workers):")
-    print(f"| workers | time | tasks/s at the scheduler | assumption |")
-    print(f"| --- | --- | --- | --- |")
+    print("| workers | time | tasks/s at the scheduler | assumption |")
+    print("| --- | --- | --- | --- |")
     for workers in (10, 100, 1000):
         seconds = (TARGET_HOURS * 3600 / speed + tasks * overhead) / (workers * efficiency)
         rate = tasks / seconds
