@@ -13,7 +13,7 @@ Every random choice is seeded by the condition and the file name, so runs repeat
 Degraded features are cached under $EMOVOX_CACHE/robustness/, keyed by the feature set.
 
 Prints one table (UAR mean ± std over folds, the drop from clean, accuracy, ECE) and
-writes bench/results/robustness.json. The issue's target: a drop of at most 5 points at
+writes bench/results/robustness.json (robustness-everyN.json with --every N). The issue's target: a drop of at most 5 points at
 10 dB SNR, over the telephone channel and at RT60 0.5 s.
 """
 
@@ -201,8 +201,9 @@ def main() -> None:
               f"{target} |")
     out = {"bench": "robustness", "model": spec.name, "features": feature_set.describe(), "every": args.every,
            "clips": len(tested), "rows": rows}
-    if args.every == 1 and not args.conditions:
-        atomic_write(ROOT / "bench" / "results" / "robustness.json", json.dumps(out, indent=2).encode())
+    if not args.conditions:  # a full table: bench/results/robustness.json (robustness-everyN.json for a subset of clips)
+        name = "robustness.json" if args.every == 1 else f"robustness-every{args.every}.json"
+        atomic_write(ROOT / "bench" / "results" / name, json.dumps(out, indent=2).encode())
     print(json.dumps({"bench": "robustness", "rows": [{k: r[k] for k in ("condition", "uar")} for r in rows]}))
 
 

@@ -142,7 +142,7 @@ def clip(samples: np.ndarray, rate: int, overdrive_db: float = 12.0,
 
 def speed(samples: np.ndarray, rate: int, factor: float, rng: np.random.Generator | None = None) -> tuple[np.ndarray, int]:
     """Play ``factor`` times faster (tempo and pitch together, as a tape would): resample and relabel."""
-    return _out(soxr.resample(samples.astype(np.float64), rate, int(round(rate / factor)), quality="HQ"), rate)
+    return _out(soxr.resample(samples.astype(np.float64), rate, round(rate / factor), quality="HQ"), rate)
 
 
 def _out(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:

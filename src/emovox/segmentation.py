@@ -92,8 +92,7 @@ class Auto:
 
 Segmentation = VoiceActivity | Windows | Auto | None
 
-_NAMES = {"vad": VoiceActivity, "segments": VoiceActivity, "voice": VoiceActivity, "windows": Windows,
-          "window": Windows, "auto": Auto}
+_NAMES = {"vad": VoiceActivity, "windows": Windows, "auto": Auto}
 
 
 def resolve(segment: str | Segmentation = None, **options) -> Segmentation:

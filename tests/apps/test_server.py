@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import socket
 import time
 
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import needs_ravdess, ravdess_file, tone
+from serverkit import assert_error, audio_bytes
 
 httpx = pytest.importorskip("httpx", reason="httpx is needed to test the server (pip install httpx)")
 pytest.importorskip("fastapi", reason="the server needs fastapi (pip install fastapi uvicorn python-multipart)")
@@ -50,20 +49,6 @@ def client(server):
         yield c
 
 
-def wav_bytes(samples: np.ndarray, rate: int, fmt: str = "WAV", subtype: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
-    return buffer.getvalue()
-
-
-def assert_error(response, status: int, words: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["status"] == status and words in error["message"], error
-    return error
-
-
 def test_health_and_binding(server, client):
     assert server.host == "127.0.0.1"
     body = client.get("/healthz").json()
@@ -95,7 +80,7 @@ def test_predict_multipart_wav_and_ogg(client, model):
     samples, rate = sf.read(str(ravdess_file(5, 5)), dtype="float32")
     expected = model.predict(samples, rate=rate)
     for fmt, subtype, mime in (("WAV", "PCM_16", "audio/wav"), ("OGG", "VORBIS", "audio/ogg")):
-        data = wav_bytes(samples, rate, fmt, subtype)
+        data = audio_bytes(samples, rate, fmt, subtype)
         response = client.post("/v1/predict", files={"file": (f"../../x/me.{fmt.lower()}", data, mime)})
         assert response.status_code == 200, response.text
         body = response.json()
@@ -110,7 +95,8 @@ def test_long_upload_has_segments(client, model):
     gap = np.zeros(rate, dtype=np.float32)
     clips = [sf.read(str(ravdess_file(*spec)), dtype="float32")[0] for spec in ((1, 2), (2, 3), (3, 6))]
     long = np.concatenate([part for clip in clips for part in (clip, gap)])
-    response = client.post("/v1/predict", content=wav_bytes(long, rate, "FLAC"), headers={"Content-Type": "audio/flac"})
+    response = client.post("/v1/predict", content=audio_bytes(long, rate, "FLAC", subtype=None),
+                           headers={"Content-Type": "audio/flac"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["duration_s"] > 8.0 and body["kind"] == "segment"
@@ -131,7 +117,7 @@ def test_long_upload_without_speech_is_422(client):
     """Over segment_over seconds the answer is a timeline of speech: steady noise has none."""
     rate = 16000
     noise = (0.01 * np.random.default_rng(0).standard_normal(9 * rate)).astype(np.float32)
-    assert_error(client.post("/v1/predict?name=hiss.wav", content=wav_bytes(noise, rate, subtype="PCM_16"),
+    assert_error(client.post("/v1/predict?name=hiss.wav", content=audio_bytes(noise, rate, subtype="PCM_16"),
                              headers={"Content-Type": "audio/wav"}), 422, "hiss.wav: no stretch of speech found")
 
 
@@ -149,9 +135,9 @@ def test_bad_raw_bodies(client, content_type, body, status, words):
 
 def test_unusable_audio_is_422(client):
     rate = 16000
-    cases = {"silent": wav_bytes(np.zeros(rate, np.float32), rate, subtype="PCM_16"),
+    cases = {"silent": audio_bytes(np.zeros(rate, np.float32), rate, subtype="PCM_16"),
              "truncated": ravdess_file(*CALM).read_bytes()[:300],
-             "nan": wav_bytes(np.full(rate, np.nan, np.float32), rate, subtype="FLOAT")}
+             "nan": audio_bytes(np.full(rate, np.nan, np.float32), rate, subtype="FLOAT")}
     for name, data in cases.items():
         error = assert_error(client.post(f"/v1/predict?name={name}.wav", content=data,
                                          headers={"Content-Type": "audio/wav"}), 422, f"{name}.wav:")
@@ -179,7 +165,7 @@ def test_size_and_duration_limits(client):
             yield b"\x01" * 100_000
 
     assert_error(client.post("/v1/predict", content=chunks(), headers={"Content-Type": "audio/wav"}), 413, "limit")
-    long = wav_bytes(tone(25.0, rate=8000), 8000, subtype="PCM_16")  # 400 kB, under the byte limit
+    long = audio_bytes(tone(25.0, rate=8000), 8000, subtype="PCM_16")  # 400 kB, under the byte limit
     assert len(long) < 1_000_000
     assert_error(client.post("/v1/predict", content=long, headers={"Content-Type": "audio/wav"}), 413, "limit of 20 s")
 
@@ -235,8 +221,8 @@ def test_page_and_static_files(client):
 
 
 def test_serve_command_options():
-    from emovox.cli.serve import config_from_args
     from emovox.cli import build_parser
+    from emovox.cli.serve import config_from_args
     from emovox.errors import ParameterError
 
     args = build_parser().parse_args(["serve", "--max-upload-mb", "2", "--max-streams", "3", "--api-key", "k"])

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import needs_ravdess, ravdess_file, tone
+from serverkit import assert_error, audio_bytes
 
 httpx = pytest.importorskip("httpx", reason="httpx is needed to test the server (pip install httpx)")
 websockets = pytest.importorskip("websockets", reason="the WebSocket tests need the websockets package")
@@ -61,20 +62,6 @@ def server(model):
 def client(server):
     with httpx.Client(base_url=server.url, timeout=120) as c:
         yield c
-
-
-def audio_bytes(samples: np.ndarray, rate: int, fmt: str = "WAV", subtype: str | None = "PCM_16") -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
-    return buffer.getvalue()
-
-
-def assert_error(response, status: int, words: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["status"] == status and words in error["message"], error
-    return error
 
 
 def vm_kib(field: str) -> int:

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import needs_ravdess, ravdess_file
+from testkit.browser import CHROMIUM, chromium, microphone_wav
 
-CHROMIUM = Path(os.environ.get("EMOVOX_CHROMIUM", "/usr/bin/chromium"))
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 pytest.importorskip("fastapi", reason="the server needs fastapi (pip install fastapi uvicorn python-multipart)")
 
@@ -30,9 +30,6 @@ from testkit.server_thread import ServerThread
 
 pytestmark = [needs_ravdess, pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Chromium at {CHROMIUM} "
                                                                               "(apt-get install chromium)")]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 800}
 LISTEN_S = 25
 OVERFLOW = """() => {
@@ -58,17 +55,8 @@ def server(model):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """Chromium whose fake microphone loops a RAVDESS clip and a second of silence."""
-    samples, rate = sf.read(str(ravdess_file(3, 3)), dtype="float32")  # actor 03, happy
-    wav = tmp_path_factory.mktemp("mic") / "mic.wav"
-    sf.write(str(wav), np.concatenate([samples, np.zeros(rate, np.float32)]), rate, subtype="PCM_16")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                                  args=FLAGS + [f"--use-file-for-fake-audio-capture={wav}"])
-        except sync_api.Error as exc:
-            pytest.skip(f"Chromium at {CHROMIUM} does not start under Playwright: {str(exc).splitlines()[0]}")
-        yield chromium
-        chromium.close()
+    with chromium(sync_api, microphone_wav(ravdess_file(3, 3), tmp_path_factory.mktemp("mic"))) as running:
+        yield running  # actor 03, happy
 
 
 @pytest.fixture(scope="module")

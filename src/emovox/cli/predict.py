@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 import warnings
@@ -99,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import LowRateWarning
     from ..output import format_for, open_writer, safe_text
     from ..results import Predictions
+    from ..stream.live import install_sigint, restore_sigint
 
     if args.cluster is not None:
         from ..batch.cli import run_cluster
@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
                          meta={"model": str(model.path), "emovox": __version__})
     writer.write(Predictions(errors=errors, labels=model.labels))
     stop = threading.Event()
-    previous = _stop_on_sigint(stop)
+    previous = install_sigint(stop, lambda: print("\nemovox: stopping after the current file (Ctrl-C again to stop "
+                                                  "now)", file=sys.stderr, flush=True))
     bar = _progress(len(files), disabled=args.no_progress or len(files) < 2 or not sys.stderr.isatty())
     done = 0
     try:
@@ -132,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
                     break
     finally:
         bar.close()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        restore_sigint(previous)
         written = writer.close()
     if written is not None:
         note(args, f"{writer.rows} row(s) from {done} of {len(files)} file(s) written to {written}")
@@ -142,20 +142,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"emovox: interrupted after {done} of {len(files)} file(s); their rows are kept", file=sys.stderr)
         return 130
     return 1 if errors else 0
-
-
-def _stop_on_sigint(stop: threading.Event):
-    """First Ctrl-C: finish the current file, then stop; a second one stops at once."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        print("\nemovox: stopping after the current file (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
-
-    return signal.signal(signal.SIGINT, handler)
 
 
 def _progress(total: int, disabled: bool):

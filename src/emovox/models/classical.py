@@ -149,7 +149,7 @@ def register(spec: ModelSpec) -> ModelSpec:
 register(ModelSpec("seed-mlp", seed_mlp, "seed180",
                    "the seed's MLPClassifier(300 tanh units, alpha 0.001, adam), unscaled seed180 features"))
 register(ModelSpec("whisper-lr", whisper_lr, "whisper-base",
-                   "Whisper-base encoder layers 2-3 (int8 ONNX) pooled, logistic regression tuned on training data"))
+                   "Whisper-base encoder layers 2-3 (int8 ONNX) pooled, logistic regression tuned and calibrated on training speakers"))
 register(ModelSpec("stats-lr", scaled_lr, "stats", "505 frame-feature statistics, scaled, logistic regression"))
 
 

@@ -68,7 +68,7 @@ def run(source: Iterable[np.ndarray], session: StreamSession, sinks: Iterable[Ca
     sinks = list(sinks)
     stop = stop or threading.Event()
     report = StreamReport()
-    previous = _install_sigint(stop)
+    previous = install_sigint(stop)
     began = time.perf_counter()
     overflows = 0
     try:
@@ -95,7 +95,7 @@ def run(source: Iterable[np.ndarray], session: StreamSession, sinks: Iterable[Ca
         report.busy_seconds += time.perf_counter() - t
         _deliver(events, sinks, report, keep_events)
     finally:
-        _restore_sigint(previous)
+        restore_sigint(previous)
         for sink in sinks:
             close = getattr(sink, "close", None)
             if close:
@@ -116,7 +116,11 @@ def _deliver(events: list[Prediction], sinks: list, report: StreamReport, keep: 
             report.events.append(event)
 
 
-def _install_sigint(stop: threading.Event):
+def install_sigint(stop: threading.Event, on_first: Callable[[], None] | None = None):
+    """Make the first Ctrl-C set ``stop`` (and call ``on_first``) and a second one raise KeyboardInterrupt.
+
+    Returns the previous handler for :func:`restore_sigint`; ``None`` off the main thread (nothing installed).
+    """
     if threading.current_thread() is not threading.main_thread():
         return None
 
@@ -124,10 +128,13 @@ def _install_sigint(stop: threading.Event):
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
+        if on_first is not None:
+            on_first()
 
     return signal.signal(signal.SIGINT, handler)
 
 
-def _restore_sigint(previous) -> None:
+def restore_sigint(previous) -> None:
+    """Put back the handler :func:`install_sigint` replaced."""
     if previous is not None:
         signal.signal(signal.SIGINT, previous)
