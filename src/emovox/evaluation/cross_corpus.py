@@ -73,7 +73,7 @@ def cross_corpus(train: Dataset, test: Dataset, model: str, *, seeds: Sequence[i
         runs.append({"fold": fold, "seed": seed, "n_train": len(y_train), "n_test": len(y_test),
                      "fit_seconds": round(fit_seconds, 3), **result})
     summary = summarise(runs)
-    return {"protocol": PROTOCOL, "protocol_description": PROTOCOLS[PROTOCOL], "model": spec.name,
+    return {"protocol": PROTOCOL, "protocol_description": PROTOCOLS[PROTOCOL].description, "model": spec.name,
             "features": train.feature_set.name, "labels": list(labels), "seeds": list(seeds), "n_folds": 1,
             "summary": summary,
             "recall": {label: 100 * float(np.mean([r["recall"][i] for r in runs])) for i, label in enumerate(labels)},

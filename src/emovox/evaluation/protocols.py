@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,17 +10,22 @@ from sklearn.model_selection import GroupKFold, train_test_split
 
 from ..corpora import Utterance
 from ..errors import DataError, ParameterError
+from ..registry import Registry
 
 #: The EmoBox test actors of each ``ravdess-si6`` fold.
 RAVDESS_SI6 = (("01", "11", "20", "21"), ("04", "10", "12", "14"), ("08", "09", "19", "23"),
                ("03", "05", "07", "24"), ("02", "15", "16", "18"), ("06", "13", "17", "22"))
 
-PROTOCOLS = {
-    "ravdess-si6": "speaker-independent 6-fold cross-validation with EmoBox's RAVDESS test actors",
-    "speaker-kfold": "grouped k-fold by speaker, any corpus with speakers",
-    "seed": "the seed's random 75/25 split (random_state=9), for comparison only: speakers overlap",
-    "cross-corpus": "train on one corpus (--data), test on another (--test-data), over the emotions both share",
-}
+
+@dataclass(frozen=True)
+class Protocol:
+    """A way to split data for evaluation: ``folds(utterances, k)`` gives its :class:`Fold` list."""
+
+    description: str
+    folds: Callable[[Sequence[Utterance], int], list[Fold]]
+
+    def __str__(self) -> str:
+        return self.description
 
 
 @dataclass(frozen=True)
@@ -70,15 +75,22 @@ def speaker_kfold(utterances: Sequence[Utterance], k: int = 5) -> list[Fold]:
             for i, (train, test) in enumerate(splitter.split(order, groups=speakers), start=1)]
 
 
+def _second_corpus(utterances: Sequence[Utterance], k: int) -> list[Fold]:
+    raise ParameterError("protocol cross-corpus tests on a second corpus: give it with --test-data "
+                         "(or call emovox.evaluation.cross_corpus.cross_corpus)")
+
+
+#: The protocols, by name.
+PROTOCOLS: Registry[Protocol] = Registry("protocol")
+PROTOCOLS.register("ravdess-si6")(Protocol(
+    "speaker-independent 6-fold cross-validation with EmoBox's RAVDESS test actors", lambda u, k: ravdess_si6(u)))
+PROTOCOLS.register("speaker-kfold")(Protocol("grouped k-fold by speaker, any corpus with speakers", speaker_kfold))
+PROTOCOLS.register("seed")(Protocol(
+    "the seed's random 75/25 split (random_state=9), for comparison only: speakers overlap", lambda u, k: seed_split(u)))
+PROTOCOLS.register("cross-corpus")(Protocol(
+    "train on one corpus (--data), test on another (--test-data), over the emotions both share", _second_corpus))
+
+
 def make_folds(protocol: str, utterances: Sequence[Utterance], *, k: int = 5) -> list[Fold]:
-    """The folds of ``protocol`` (one of :data:`PROTOCOLS`) over ``utterances``."""
-    if protocol == "seed":
-        return seed_split(utterances)
-    if protocol == "ravdess-si6":
-        return ravdess_si6(utterances)
-    if protocol == "speaker-kfold":
-        return speaker_kfold(utterances, k)
-    if protocol == "cross-corpus":
-        raise ParameterError("protocol cross-corpus tests on a second corpus: give it with --test-data "
-                             "(or call emovox.evaluation.cross_corpus.cross_corpus)")
-    raise ParameterError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    """The folds of ``protocol`` (a name in :data:`PROTOCOLS`) over ``utterances``."""
+    return PROTOCOLS.get(protocol).folds(utterances, k)

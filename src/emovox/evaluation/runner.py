@@ -97,7 +97,7 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequen
             bar.update()
     bar.close()
     summary = summarise(runs)
-    return {"protocol": protocol, "protocol_description": PROTOCOLS[protocol], "model": spec.name,
+    return {"protocol": protocol, "protocol_description": PROTOCOLS[protocol].description, "model": spec.name,
             "features": spec.features, "labels": list(labels), "seeds": list(seeds), "n_folds": len(folds),
             "summary": summary,
             "recall": {label: 100 * float(np.mean([r["recall"][i] for r in runs])) for i, label in enumerate(labels)},
