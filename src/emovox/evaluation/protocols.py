@@ -86,7 +86,8 @@ PROTOCOLS.register("ravdess-si6")(Protocol(
     "speaker-independent 6-fold cross-validation with EmoBox's RAVDESS test actors", lambda u, k: ravdess_si6(u)))
 PROTOCOLS.register("speaker-kfold")(Protocol("grouped k-fold by speaker, any corpus with speakers", speaker_kfold))
 PROTOCOLS.register("seed")(Protocol(
-    "the seed's random 75/25 split (random_state=9), for comparison only: speakers overlap", lambda u, k: seed_split(u)))
+    "the seed's random 75/25 split (random_state=9), for comparison only: speakers overlap",
+    lambda u, k: seed_split(u)))
 PROTOCOLS.register("cross-corpus")(Protocol(
     "train on one corpus (--data), test on another (--test-data), over the emotions both share", _second_corpus))
 
