@@ -163,3 +163,25 @@ def test_degradations_are_seeded_and_hit_their_levels():
             assert r == 16000 and abs(len(decoded) - len(speech)) < 0.05 * rate
     with pytest.raises(ValueError, match="voices"):
         augment.degrade(speech, rate, "babble 10 dB", rng())
+
+
+@pytest.mark.skipif(not Path(__file__).resolve().parents[2].joinpath("shared", "data", "ravdess", "Actor_01").is_dir(),
+                    reason="RAVDESS corpus not found")
+def test_vad_trim_finds_the_same_speech_in_noise():
+    from emovox import augment
+    from emovox.audio import Audio, load
+    from emovox.features import get_feature_set
+    from emovox.speech_presence import speech_bounds
+
+    path = Path(__file__).resolve().parents[2] / "shared/data/ravdess/Actor_01/03-01-05-02-01-01-01.flac"
+    clean = load(path, rate=16000).samples
+    noisy, _ = augment.degrade(clean, 16000, "pink noise 10 dB", np.random.default_rng(0))
+    (a, b), (c, d) = speech_bounds(clean), speech_bounds(noisy)
+    # in noise the detector may start a little early, but it keeps the words and drops most of the rest
+    assert c <= a + 0.05 * 16000 and d >= b - 0.15 * 16000 and (d - c) - (b - a) <= 0.6 * 16000
+    feature_set = get_feature_set("whisper-base-vad")
+    assert feature_set.params == {"trim_db": 35.0, "pad_s": 0.1}
+    energy = get_feature_set("whisper-base").speech(Audio(noisy, 16000))
+    vad = feature_set.speech(Audio(noisy, 16000))
+    assert len(energy.samples) == len(noisy) and len(vad.samples) < 0.8 * len(noisy)  # energy trim keeps the noise
+    assert speech_bounds(np.zeros(16000)) is None

@@ -14,6 +14,7 @@ from . import corpora
 from .corpora import Utterance
 from .errors import DataError
 from .evaluation import cross_validate, write_report
+from .evaluation.runner import fit_with_groups
 from .features import FeatureSet, extract_files, get_feature_set
 from .models import get_model_spec
 from .models import bundle as bundle_io
@@ -84,14 +85,17 @@ def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results:
     spec = get_model_spec(model)
     estimator = spec.build(seed)
     started = time.perf_counter()
-    estimator.fit(dataset.features, dataset.targets)
+    # tuned on held-out speakers when the recipe can use them (the same as in evaluation)
+    fit_with_groups(estimator, dataset.features, dataset.targets, [u.speaker for u in dataset.utterances])
     fit_seconds = time.perf_counter() - started
     manifest = {
         "labels": list(dataset.labels),
         "feature_set": dataset.feature_set.describe(),
         "audio": {"rate": training_rate(dataset), "channels": "mix"},
         "model": {"name": model, "summary": spec.summary, "seed": seed,
-                  "params": _jsonable(estimator.get_params())},
+                  "params": _jsonable(estimator.get_params()),
+                  "fitted": {k: float(v) for k in ("C_", "temperature_")
+                             if (v := getattr(estimator, k, None)) is not None}},
         "training": dataset.summary() | {"fit_seconds": round(fit_seconds, 3)},
         "metrics": [{"protocol": r["protocol"], **{m: r["summary"][m] for m in r["summary"]},
                      "recall": r["recall"], "n_folds": r["n_folds"], "seeds": r["seeds"]} for r in results],

@@ -27,6 +27,8 @@ It checks presence only, not what is said nor whether the speech is clean.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import soxr
 
@@ -45,18 +47,17 @@ SILENCE_DBFS = -60.0
 #: RMS level, dBFS, the audio is scaled to before the detector runs.
 TARGET_DBFS = -20.0
 
-_VAD = None
+_LOCAL = threading.local()
 
 
 def _vad():
-    """One detector per process, reset before each use (it is stateful)."""
-    global _VAD
-    if _VAD is None:
+    """One detector per thread (it is stateful), reset before each use."""
+    if getattr(_LOCAL, "vad", None) is None:
         from .stream.vad import make_vad
 
-        _VAD = make_vad("auto")
-    _VAD.reset()
-    return _VAD
+        _LOCAL.vad = make_vad("auto")
+    _LOCAL.vad.reset()
+    return _LOCAL.vad
 
 
 def _mono_float(samples: np.ndarray) -> np.ndarray:
@@ -132,6 +133,21 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
 def speech_seconds(samples: np.ndarray) -> float:
     """Seconds of 16 kHz float ``samples`` (already at a good level) the detector calls speech."""
     return float(np.sum(speech_probabilities(samples) >= THRESHOLD) * FRAME / RATE)
+
+
+def speech_bounds(samples: np.ndarray) -> tuple[int, int] | None:
+    """First and one-past-last sample of the detector's speech frames in 16 kHz float ``samples``
+    (scaled to :data:`TARGET_DBFS` first), or ``None`` if no frame reaches :data:`THRESHOLD`."""
+    moving = np.asarray(samples, dtype=np.float64)
+    moving = moving - moving.mean() if moving.size else moving
+    rms = float(np.sqrt(np.mean(moving ** 2))) if moving.size else 0.0
+    if rms <= 0:
+        return None
+    probabilities = speech_probabilities(np.clip(moving * (10 ** (TARGET_DBFS / 20) / rms), -1.0, 1.0))
+    speech = np.flatnonzero(probabilities >= THRESHOLD)
+    if speech.size == 0:
+        return None
+    return int(speech[0] * FRAME), int(min(len(samples), (speech[-1] + 1) * FRAME))
 
 
 def detect(samples: np.ndarray, rate: int) -> str | None:

@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 import onnxruntime as ort
 
-from ..audio import Audio
+from ..audio import Audio, require_duration, resample, trim_silence
 from ..kernels import librosa
 from ..paths import atomic_write, cache_dir
 from .base import SpeechFeatureSet, register
@@ -114,3 +114,42 @@ class WhisperBase(SpeechFeatureSet):
         embeddings = [session.run(None, {"log_mel": c[None]})[0][0] for c in chunks]
         weights = np.array([c.shape[1] for c in chunks], dtype=np.float64)
         return (np.average(embeddings, axis=0, weights=weights)).astype(np.float32)
+
+
+@register
+class WhisperBaseVAD(WhisperBase):
+    """whisper-base on the speech the voice activity detector finds, not the energy-trimmed clip.
+
+    Energy trimming (``trim_db`` below the peak) keeps everything when noise sits less than
+    35 dB under the speech, so the pooled statistics then average over the noise before and
+    after the words. Here the clip is cut from the first to the last 32 ms frame that
+    Silero calls speech (:func:`emovox.speech_presence.speech_bounds`, the audio scaled to a
+    fixed level first), with ``pad_s`` seconds kept either side; when the detector finds
+    no speech frame, the energy trim is used as in ``whisper-base``.
+    """
+
+    name = "whisper-base-vad"
+    version = 1
+
+    def __init__(self, *, trim_db: float = 35.0, pad_s: float = 0.1) -> None:
+        super().__init__(trim_db=trim_db)
+        self.pad_s = pad_s
+
+    @property
+    def params(self) -> dict:
+        return {"trim_db": self.trim_db, "pad_s": self.pad_s}
+
+    def __getstate__(self) -> dict:
+        return super().__getstate__() | {"pad_s": self.pad_s}
+
+    def speech(self, audio: Audio) -> Audio:
+        from ..speech_presence import speech_bounds
+
+        require_duration(audio, self.min_seconds, f"feature set {self.name!r}")
+        speech = resample(audio, self.rate)
+        bounds = speech_bounds(speech.samples)
+        if bounds is None:
+            return trim_silence(speech, top_db=self.trim_db) if self.trim_db else speech
+        pad = int(self.pad_s * self.rate)
+        start, end = max(0, bounds[0] - pad), min(len(speech.samples), bounds[1] + pad)
+        return Audio(speech.samples[start:end], speech.rate, speech.name)

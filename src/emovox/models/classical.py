@@ -150,6 +150,8 @@ register(ModelSpec("seed-mlp", seed_mlp, "seed180",
                    "the seed's MLPClassifier(300 tanh units, alpha 0.001, adam), unscaled seed180 features"))
 register(ModelSpec("whisper-lr", whisper_lr, "whisper-base",
                    "Whisper-base encoder layers 2-3 (int8 ONNX) pooled, logistic regression tuned and calibrated on training speakers"))
+register(ModelSpec("whisper-vad-lr", whisper_lr, "whisper-base-vad",
+                   "as whisper-lr, on the speech Silero VAD finds rather than the energy-trimmed clip"))
 register(ModelSpec("stats-lr", scaled_lr, "stats", "505 frame-feature statistics, scaled, logistic regression"))
 
 
