@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from conftest import needs_ravdess, ravdess_file, tone, write_audio
+from conftest import needs_ravdess, ravdess_file, write_audio
 from emovox.errors import LowRateWarning, ParameterError
 from emovox.results import FileError, Kind, Prediction, Predictions
 
@@ -96,11 +96,19 @@ def test_vad_gives_one_row_per_clip_near_its_speech(model, joined_file):
 @needs_ravdess
 def test_windows_cover_the_input_with_fixed_hops(model, clips):
     duration = sf.info(str(clips[0])).duration
-    found = model.process_file(clips[0], segment="windows", window_s=1.0, hop_s=0.5)
+    model.require_speech = False  # the mechanics: every window, speech or not
+    try:
+        found = model.process_file(clips[0], segment="windows", window_s=1.0, hop_s=0.5)
+    finally:
+        model.require_speech = True
     starts = [r.start_s for r in found]
     assert starts[:3] == [0.0, 0.5, 1.0] and all(r.kind == Kind.WINDOW for r in found)
     assert all(r.end_s - r.start_s <= 1.0 + 1e-6 for r in found)
     assert found[-1].end_s == pytest.approx(duration, abs=1e-3)
+    # by default, windows with no speech in them (the clip's quiet lead-in and tail) get no row
+    speech = model.process_file(clips[0], segment="windows", window_s=1.0, hop_s=0.5)
+    assert 0 < len(speech) < len(found)
+    assert {(r.start_s, r.end_s) for r in speech} <= {(r.start_s, r.end_s) for r in found}
     with pytest.raises(ParameterError, match="window_s"):
         model.process_file(clips[0], segment="windows", window_s=0)
     with pytest.raises(ParameterError, match="unknown option"):
@@ -138,8 +146,9 @@ def test_long_input_is_refused_as_one_label_but_auto_gives_a_timeline(model, tmp
     assert [r.kind for r in auto] == [Kind.SEGMENT, Kind.SEGMENT]
 
 
-def test_channels_first_and_bad_arrays(model):
-    wave = tone(1.0, 48000)
+@needs_ravdess
+def test_channels_first_and_bad_arrays(model, clips):
+    wave, _ = sf.read(str(clips[0]), dtype="float32")
     first = model.predict(np.stack([wave, wave]), rate=48000)
     last = model.predict(np.stack([wave, wave], axis=1), rate=48000)
     assert first.probabilities == pytest.approx(last.probabilities, abs=1e-6)
@@ -149,6 +158,25 @@ def test_channels_first_and_bad_arrays(model):
         model.predict([0.1, 0.2])  # type: ignore[arg-type]
     assert "samples must be numbers" in model.process_signal(np.array(["a", "b"]), 48000).errors[0].problem
     assert "invalid sample rate" in model.process_signal(wave, 0).errors[0].problem
+
+
+def test_no_speech_is_said_with_its_reason_not_given_an_emotion(model, tmp_path):
+    """Noise, a tone, a constant and silence get no emotion: an error that says what they are instead."""
+    from emovox.cli import main
+
+    rate = 48000
+    rng = np.random.default_rng(1)
+    cases = {"tone": (np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate) * 0.3, "a steady tone"),
+             "noise": (0.1 * rng.standard_normal(2 * rate), "noise without speech"),
+             "dc": (np.full(2 * rate, 0.25), "constant signal"),
+             "silence": (np.zeros(2 * rate), "silent")}
+    for name, (samples, reason) in cases.items():
+        found = model.process_signal(samples.astype(np.float32), rate, file=name)
+        assert len(found) == 0 and reason in found.errors[0].problem, (name, found.errors)
+        windows = model.process_signal(samples.astype(np.float32), rate, segment="windows", window_s=1.0)
+        assert len(windows) == 0
+    path = write_audio(tmp_path / "hiss.wav", cases["noise"][0].astype(np.float32), rate)
+    assert main(["predict", str(path), "--model", str(model.path)]) == 1
 
 
 # -- the rate the model was trained at -----------------------------------------------------------------------

@@ -65,6 +65,9 @@ class Recognizer:
             raise BundleError(f"{loaded.path}: feature set {fs['name']!r} gives {self.feature_set.dim} values "
                               f"here but the model expects {fs['dim']}")
         self.rate: int = bundle_rate(loaded.manifest, self.feature_set, loaded.path)
+        #: Check that an input holds speech before giving it an emotion (whole inputs and windows): noise, a tone,
+        #: music or silence gets "no speech (...)" instead (:func:`emovox.speech_presence.detect`).
+        self.require_speech: bool = True
 
     # -- what it is ---------------------------------------------------------------------------------------
 
@@ -312,7 +315,18 @@ class Recognizer:
                 raise AudioError(name, f"longer than {MAX_WHOLE_SECONDS:g} s: too long for one label; "
                                        "cut it into segments (segment='vad' or 'windows', or `--segments`)")
         samples = np.concatenate(kept) if kept else np.zeros(0, np.float32)
-        return self.row(self.probabilities(samples, rate, name=name), name, offset_s, offset_s + samples.size / rate)
+        probs = self.probabilities(samples, rate, name=name)  # refuses silence, NaN, too short first
+        self._check_speech(samples, rate, name)
+        return self.row(probs, name, offset_s, offset_s + samples.size / rate)
+
+    def _check_speech(self, samples: np.ndarray, rate: int, name: str) -> None:
+        """Raise ``AudioError("no speech (a steady tone)")`` and the like unless ``samples`` hold speech."""
+        if self.require_speech:
+            from .speech_presence import detect
+
+            reason = detect(samples, rate)
+            if reason is not None:
+                raise AudioError(name, f"no speech ({reason})")
 
     def _voice_activity(self, blocks: Iterator[np.ndarray], rate: int, name: str, plan: VoiceActivity,
                         offset_s: float) -> list[Prediction]:
@@ -346,8 +360,9 @@ class Recognizer:
             piece = buffer[start - buffer_start:stop - buffer_start]
             try:
                 probs = self.probabilities(piece, rate, name=name)
+                self._check_speech(piece, rate, name)
             except AudioError:
-                return  # a silent or too-short window gets no row
+                return  # a window that is silent, too short or holds no speech gets no row
             rows.append(self.row(probs, name, offset_s + start / rate, offset_s + stop / rate, Kind.WINDOW,
                                  len(rows)))
 
@@ -366,7 +381,7 @@ class Recognizer:
         if next_start < total and total > covered:
             classify(next_start, total)  # the tail: a last, shorter window
         if not rows:
-            raise AudioError(name, "no window could be classified (silent or too short)")
+            raise AudioError(name, "no window holds speech (or all are silent or too short)")
         return rows
 
 

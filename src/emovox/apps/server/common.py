@@ -115,7 +115,11 @@ class State:
                            {"WWW-Authenticate": API_KEY_HEADER})
 
     def warm_up(self) -> None:
-        """Predict a short tone once, so that the first real request does not pay for lazy set-up."""
+        """Classify a short tone and run the speech check once, so that the first real request does not pay for
+        lazy set-up (a tone is no speech: the check's answer is expected and dropped)."""
+        from ...speech_presence import detect
+
         rate = self.model.rate
-        wave = np.sin(2 * np.pi * 220 * np.arange(rate) / rate) * 0.3
-        self.model.predict(wave.astype(np.float32), rate=rate)
+        wave = (np.sin(2 * np.pi * 220 * np.arange(rate) / rate) * 0.3).astype(np.float32)
+        self.model.probabilities(wave, rate)
+        detect(wave, rate)
