@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import tone, write_audio
+from conftest import needs_ravdess, tone, write_audio
 from emovox.errors import CacheWarning
 from emovox.features import extract_files, get_feature_set
 from emovox.features import cache as cache_module
@@ -257,3 +257,18 @@ def test_feature_cache_cleans_its_folder_once_per_process(tmp_path):
     _age(again, 7200)
     FeatureCache(fs.key, fs.dim, tmp_path)
     assert again.exists()  # once per process per folder
+
+
+@needs_ravdess
+def test_no_cache_keeps_the_whisper_encoder_out_of_the_cache(tmp_path, monkeypatch):
+    """`train --no-cache`: no feature entry and no encoder copy is written to (or read from) the cache folder."""
+    from conftest import RAVDESS
+
+    from emovox.features import get_feature_set
+    from emovox.pipeline import load_dataset
+
+    monkeypatch.setenv("EMOVOX_CACHE", str(tmp_path / "cache"))
+    dataset = load_dataset(RAVDESS, ("calm", "happy"), get_feature_set("whisper-base"), actors=["01"], jobs=1,
+                           use_cache=False, progress=False)
+    assert dataset.features.shape == (16, 2048)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*"))

@@ -60,6 +60,8 @@ def load_dataset(data: str | os.PathLike | None, emotions: Sequence[str], featur
         utterances = [u for u in utterances if u.speaker in wanted]
     utterances = corpora.select(utterances, emotions)
     started = time.perf_counter()
+    if not use_cache and hasattr(feature_set, "disk_cache"):
+        feature_set.disk_cache = False  # --no-cache: the encoder is not kept in the cache folder either
     extraction = extract_files([u.path for u in utterances], feature_set, jobs=jobs, use_cache=use_cache,
                                progress=progress)
     kept = [utterances[i] for i in extraction.ok]

@@ -172,13 +172,14 @@ def test_mp3_is_accepted(client, model):
 
 
 def m4a_bytes(seconds: float = 2.0, rate: int = 48000) -> bytes:
-    """An AAC recording in an MP4 container (needs PyAV to make)."""
+    """The first ``seconds`` of a RAVDESS sentence, AAC in an MP4 container (needs PyAV to make)."""
     av = pytest.importorskip("av")
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         stream = container.add_stream("aac", rate=rate)
         stream.layout = "mono"
-        samples = tone(seconds, rate=rate)
+        speech, _ = sf.read(str(ravdess_file(*CALM)), dtype="float32")
+        samples = speech[round(0.8 * rate):round((0.8 + seconds) * rate)]  # from the start of the sentence
         for start in range(0, len(samples), 1024):
             frame = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="flt", layout="mono")
             frame.sample_rate = rate
@@ -209,7 +210,7 @@ def test_ffmpeg_formats_with_pyav_are_decoded(client):
         pytest.skip("PyAV is not installed")
     data = m4a_bytes()
     for media in ("audio/mp4", "audio/x-m4a", "application/octet-stream"):
-        for response in _post_both(client, data, media, "tone.m4a"):
+        for response in _post_both(client, data, media, "speech.m4a"):
             assert response.status_code == 200, response.text
             assert response.json()["rate_hz"] == 48000 and 1.9 < response.json()["duration_s"] < 2.2
     assert "M4A/AAC" in client.get("/v1/model").json()["formats"]

@@ -103,7 +103,9 @@ def test_listen_on_the_microphone_path_reports_overflows(tiny_bundle, capsys, mo
 
 
 def test_record_saves_atomically_then_predicts(tiny_bundle, tmp_path, capsys, monkeypatch):
-    heard = tone(3.0, rate=48000)
+    from conftest import ravdess_file
+
+    heard, _ = sf.read(str(ravdess_file(10, 6)), dtype="float32")  # a sentence, at 48 kHz, as the microphone
     monkeypatch.setitem(sys.modules, "sounddevice", FakeSoundDevice(heard))
     out = tmp_path / "take.wav"
     assert main(["record", "--seconds", "2", str(out), "--model", str(tiny_bundle), "--json"]) == 0

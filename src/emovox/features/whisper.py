@@ -75,14 +75,20 @@ class WhisperBase(SpeechFeatureSet):
         self._onnx, self._session = assets[ASSET], None
 
     def __getstate__(self) -> dict:  # worker processes rebuild the session from the bytes
-        return {"trim_db": self.trim_db, "_onnx": self._onnx, "_session": None}
+        return {"trim_db": self.trim_db, "_onnx": self._onnx, "_session": None, "disk_cache": self.disk_cache}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
+    #: Keep the built encoder in the cache folder (``--no-cache`` turns it off: nothing is read or written there).
+    disk_cache: bool = True
+
     def _encoder_bytes(self) -> bytes:
         if self._onnx is None:
+            if not self.disk_cache:
+                self._onnx = encoder_onnx(whisper_base_weights())
+                return self._onnx
             path = cache_dir() / "models" / f"{self.key}-{ASSET}"
             try:
                 blob = path.read_bytes()
@@ -91,8 +97,17 @@ class WhisperBase(SpeechFeatureSet):
                     raise OSError("damaged")
             except OSError:
                 blob = encoder_onnx(whisper_base_weights())
-                atomic_write(path, blob)
-                atomic_write(path.with_suffix(".sha256"), hashlib.sha256(blob).hexdigest().encode())
+                try:
+                    atomic_write(path, blob)
+                    atomic_write(path.with_suffix(".sha256"), hashlib.sha256(blob).hexdigest().encode())
+                except OSError as exc:  # the cache is an optimisation, never a point of failure
+                    import warnings
+
+                    from ..errors import CacheWarning
+
+                    warnings.warn(CacheWarning(f"cannot keep the Whisper encoder in {path.parent} "
+                                               f"({exc.strerror or exc}); building it again next time"),
+                                  stacklevel=2)
             self._onnx = blob
         return self._onnx
 

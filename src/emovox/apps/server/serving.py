@@ -60,8 +60,10 @@ class _HeaderDeadline:
         super().connection_lost(exc)
 
     def _waiting_for_headers(self) -> bool:
+        """No request in progress: the next bytes are a request's headers (not the rest of a body that the
+        answer did not wait for, as when a 413 goes out while the client is still sending)."""
         cycle = self.cycle
-        return cycle is None or cycle.response_complete
+        return cycle is None or (cycle.response_complete and not getattr(cycle, "more_body", False))
 
     def _arm(self) -> None:
         self._disarm()
