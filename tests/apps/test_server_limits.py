@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import needs_ravdess, ravdess_file, tone
+from conftest import needs_ravdess, ravdess_file
 from serverkit import assert_error, audio_bytes
 
 httpx = pytest.importorskip("httpx", reason="httpx is needed to test the server (pip install httpx)")

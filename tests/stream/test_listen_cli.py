@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import tone, write_audio
+from conftest import tone
 from emovox.cli import main
-from testkit.reference import match_segments
 from streamkit import FakeSoundDevice, joined  # noqa: F401  (fixture)
 
 
