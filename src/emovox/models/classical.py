@@ -17,7 +17,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..errors import ParameterError
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -137,13 +137,13 @@ def scaled_lr(random_state: int = 0) -> Pipeline:
                      ("classify", LogisticRegression(C=0.01, max_iter=2000, random_state=random_state))])
 
 
-MODELS: dict[str, ModelSpec] = {}
+#: The recipes (models emovox can train), by name.
+MODELS: Registry[ModelSpec] = Registry("recipe")
 
 
 def register(spec: ModelSpec) -> ModelSpec:
-    """Add a model to :data:`MODELS`."""
-    MODELS[spec.name] = spec
-    return spec
+    """Add a recipe to :data:`MODELS` under ``spec.name``."""
+    return MODELS.register(spec.name)(spec)
 
 
 register(ModelSpec("seed-mlp", seed_mlp, "seed180",
@@ -167,7 +167,9 @@ register(ModelSpec("logmel-cnn", logmel_cnn, "logmel",
 
 
 def get_model_spec(name: str) -> ModelSpec:
-    """The :class:`ModelSpec` called ``name``."""
-    if name not in MODELS:
-        raise ParameterError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}")
-    return MODELS[name]
+    """The :class:`ModelSpec` called ``name``.
+
+    Raises:
+        ParameterError: no such recipe (the message lists them).
+    """
+    return MODELS.get(name)
