@@ -144,6 +144,8 @@ def test_long_input_is_refused_as_one_label_but_auto_gives_a_timeline(model, tmp
     assert len(whole) == 0 and "too long for one label" in whole.errors[0].problem
     auto = model.process_file(path, segment="auto")
     assert [r.kind for r in auto] == [Kind.SEGMENT, Kind.SEGMENT]
+    longer = model.process_file(path, segment="auto", max_whole_s=120)  # the user's own limit for one label
+    assert [r.kind for r in longer] == [Kind.WHOLE]
 
 
 @needs_ravdess

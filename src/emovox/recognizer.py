@@ -29,7 +29,7 @@ from .errors import AudioError, BundleError, LowRateWarning, ParameterError
 from .features import FeatureSet, SpeechFeatureSet, get_feature_set
 from .models import bundle as bundle_io
 from .results import FileError, Kind, Prediction, Predictions
-from .segmentation import Auto, Segmentation, VoiceActivity, Windows, resolve
+from .segmentation import MAX_WHOLE_SECONDS, Auto, Segmentation, VoiceActivity, Windows, resolve
 from .settings import current_model_path
 from .stream.recognizer import StreamSession
 
@@ -292,27 +292,28 @@ class Recognizer:
 
     def _process_blocks(self, blocks: Iterator[np.ndarray], rate: int, name: str, plan: Segmentation, *,
                         offset_s: float, total_s: float) -> Predictions:
+        whole_limit_s = MAX_WHOLE_SECONDS
         if isinstance(plan, Auto):
+            whole_limit_s = max(plan.max_whole_s, MAX_WHOLE_SECONDS)
             plan = None if total_s <= plan.max_whole_s else plan.voice_activity
         note = self._check_rate(rate, name)
         if plan is None:
-            rows = [self._whole(blocks, rate, name, offset_s)]
+            rows = [self._whole(blocks, rate, name, offset_s, whole_limit_s)]
         elif isinstance(plan, VoiceActivity):
             rows = self._voice_activity(blocks, rate, name, plan, offset_s)
         else:
             rows = self._windows(blocks, rate, name, plan, offset_s)
         return Predictions(rows, labels=self.labels, notes=[note] if note else [])
 
-    def _whole(self, blocks: Iterator[np.ndarray], rate: int, name: str, offset_s: float) -> Prediction:
-        from .segmentation import MAX_WHOLE_SECONDS
-
-        limit = round(MAX_WHOLE_SECONDS * rate)
+    def _whole(self, blocks: Iterator[np.ndarray], rate: int, name: str, offset_s: float,
+               limit_s: float = MAX_WHOLE_SECONDS) -> Prediction:
+        limit = round(limit_s * rate)
         kept, count = [], 0
         for block in blocks:
             kept.append(block)
             count += block.size
             if count > limit:
-                raise AudioError(name, f"longer than {MAX_WHOLE_SECONDS:g} s: too long for one label; "
+                raise AudioError(name, f"longer than {limit_s:g} s: too long for one label; "
                                        "cut it into segments (segment='vad' or 'windows', or `--segments`)")
         samples = np.concatenate(kept) if kept else np.zeros(0, np.float32)
         probs = self.probabilities(samples, rate, name=name)  # refuses silence, NaN, too short first
