@@ -21,7 +21,10 @@ from conftest import needs_ravdess, ravdess_file, tone
 from emovox.cli import main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-ENV = os.environ | {"PYTHONPATH": str(SRC)}
+def env(**extra: str) -> dict:
+    """The environment for a child emovox: this test session's own EMOVOX_HOME and EMOVOX_CACHE (set by
+    conftest when the session starts, so read now, not at import), and the source tree."""
+    return os.environ | {"PYTHONPATH": str(SRC), **extra}
 
 
 def run_in_pty(args: list[str], columns: int = 80, timeout: float = 120.0) -> tuple[int, str]:
@@ -29,7 +32,7 @@ def run_in_pty(args: list[str], columns: int = 80, timeout: float = 120.0) -> tu
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     proc = subprocess.Popen([sys.executable, "-m", "emovox", *args], stdin=follower, stdout=follower,
-                            stderr=follower, env=ENV | {"COLUMNS": str(columns), "TERM": "xterm"}, close_fds=True)
+                            stderr=follower, env=env(COLUMNS=str(columns), TERM="xterm"), close_fds=True)
     os.close(follower)
     chunks = []
     while True:
@@ -103,7 +106,7 @@ def test_closed_pipe_ends_quietly(tiny_bundle):
     for args in (["info", "--json"], ["listen", "--input", str(ravdess_file(10, 6)), "--fast", "--json",
                                       "--model", str(tiny_bundle)]):
         proc = subprocess.Popen([sys.executable, "-m", "emovox", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=ENV)
+                                stderr=subprocess.PIPE, env=env())
         proc.stdout.readline()
         proc.stdout.close()  # the reader goes away, as `| head -1` does
         err = proc.stderr.read().decode()
@@ -189,7 +192,7 @@ def test_undecodable_file_names_never_crash_the_output(tiny_bundle, tmp_path):
     for fmt in ("table", "csv", "jsonl", "json"):
         done = subprocess.run([sys.executable, "-m", "emovox", "predict", str(folder), "--model", str(tiny_bundle),
                                "--format", fmt], capture_output=True,
-                              env=ENV | {"LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8:strict"})
+                              env=env(LC_ALL="C.UTF-8", PYTHONIOENCODING="utf-8:strict"))
         assert done.returncode == 1, done.stderr.decode()  # one bad file
         out = done.stdout.decode("utf-8")  # valid UTF-8 whatever the names
         assert "plain.flac" in out and "caf" in out and "Traceback" not in done.stderr.decode()

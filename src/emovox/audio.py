@@ -305,27 +305,44 @@ def decode(data: bytes, *, name: str = "<bytes>", rate: int | None = None) -> Au
                       file_rate, name=name, resample_to=rate)
 
 
+def as_mono(samples: np.ndarray, rate: int, name: str = "<array>") -> np.ndarray:
+    """``samples`` as contiguous float32 mono, shape ``(n,)``: integer PCM scaled to ``[-1, 1]``, channels averaged
+    (``(n, channels)``, or ``(channels, n)`` for up to 8 channels over more samples). Checks the rate and the
+    layout, not the values (see :func:`from_array`).
+
+    Raises:
+        AudioError: a rate that is not an integer >= 1000 Hz, values that are not numbers, another shape.
+    """
+    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or rate < 1000:
+        raise AudioError(name, f"invalid sample rate {rate!r} (expected an integer >= 1000 Hz)")
+    array = np.asarray(samples)
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+        raise AudioError(name, f"samples must be numbers, got an array of {array.dtype}")
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / float(np.iinfo(array.dtype).max + 1)
+    with np.errstate(over="ignore"):  # values beyond float32 become infinite, then refused as not finite
+        array = array.astype(np.float32, copy=False)
+    if array.ndim == 2:
+        channel_axis = 0 if array.shape[0] <= 8 < array.shape[1] else 1
+        array = array.mean(axis=channel_axis, dtype=np.float32)
+    if array.ndim != 1:
+        raise AudioError(name, f"expected samples of shape (n,) or (n, channels), got {array.shape}")
+    return np.ascontiguousarray(array)
+
+
 def from_array(samples: np.ndarray, rate: int, *, name: str = "<array>",
                resample_to: int | None = None) -> Audio:
-    """Wrap samples in memory as a validated :class:`Audio`.
+    """Wrap samples in memory as a validated :class:`Audio`: :func:`as_mono`, then not empty, finite, not silent
+    and not constant.
 
     Args:
-        samples: shape ``(n,)`` mono, or ``(n, channels)`` (downmixed by averaging).
+        samples: shape ``(n,)`` mono, or ``(n, channels)`` (downmixed by averaging; ``(channels, n)`` too).
             Integer PCM is scaled to ``[-1, 1]``.
         rate: sample rate in Hz.
         name: used in error messages.
         resample_to: resample to this rate in Hz, or ``None``.
     """
-    if not isinstance(rate, (int, np.integer)) or rate < 1000:
-        raise AudioError(name, f"invalid sample rate {rate!r} (expected an integer >= 1000 Hz)")
-    samples = np.asarray(samples)
-    if np.issubdtype(samples.dtype, np.integer):
-        samples = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max + 1)
-    samples = samples.astype(np.float32, copy=False)
-    if samples.ndim == 2:
-        samples = samples.mean(axis=1, dtype=np.float32)
-    if samples.ndim != 1:
-        raise AudioError(name, f"expected mono samples of shape (n,) or (n, channels), got {samples.shape}")
+    samples = as_mono(samples, rate, name)
     if samples.size == 0:
         raise AudioError(name, "no audio samples (0 frames)")
     if not np.all(np.isfinite(samples)):
@@ -334,7 +351,7 @@ def from_array(samples: np.ndarray, rate: int, *, name: str = "<array>",
         raise AudioError(name, "silent (peak below -80 dBFS)")
     if float(np.ptp(samples)) < 2 * SILENCE_PEAK:
         raise AudioError(name, "no sound: a constant signal (DC offset without variation)")
-    audio = Audio(np.ascontiguousarray(samples), int(rate), name)
+    audio = Audio(samples, int(rate), name)
     return resample(audio, resample_to) if resample_to else audio
 
 

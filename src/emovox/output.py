@@ -24,6 +24,7 @@ from typing import TextIO
 from .errors import ParameterError
 from .paths import current_umask
 from .results import COLUMNS, FileError, Predictions
+from .stream.sinks import clock, terminal_columns
 
 FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 
@@ -117,13 +118,6 @@ class Writer:
         os.replace(self._tmp, self.path)
         self._tmp = None
         return self.path
-
-    def discard(self) -> None:
-        """Drop a file output that could not be finished."""
-        if self._tmp is not None:
-            self.handle.close()
-            self._tmp.unlink(missing_ok=True)
-            self._tmp = None
 
 
 class CsvWriter(Writer):
@@ -230,8 +224,6 @@ class TableWriter(Writer):
         super().__init__(path, labels, meta=meta, stream=stream)
 
     def _start(self) -> None:
-        from .stream.sinks import terminal_columns
-
         self._columns = terminal_columns(self.handle)
         others = min(self.top - 1, max(0, len(self.labels) - 1))
         if self._columns:  # drop emotions until the fixed columns leave 20 characters for the file
@@ -247,19 +239,13 @@ class TableWriter(Writer):
             self._header_done = True
         for row in found:
             others = "".join(f"{label[:8]} {p:.2f}".ljust(self.OTHER) for label, p in row.ranked()[1:1 + self._others])
-            head = (f"{_clock(row.start_s):>8} {_clock(row.end_s):>8}  {row.label:<10} {row.confidence:4.2f}  "
+            head = (f"{clock(row.start_s):>8} {clock(row.end_s):>8}  {row.label:<10} {row.confidence:4.2f}  "
                     f"{others.ljust(self._others * self.OTHER)}")
             name = safe_text(row.file)
             if self._columns and len(head) + len(name) > self._columns - 1:
                 room = max(8, self._columns - 1 - len(head))
                 name = "…" + name[-(room - 1):]
             self.handle.write(head + name + "\n")
-
-
-def _clock(seconds: float) -> str:
-    minutes, rest = divmod(max(0.0, seconds), 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{rest:05.2f}" if hours else f"{minutes:02d}:{rest:05.2f}"
 
 
 WRITERS = {"table": TableWriter, "json": JsonWriter, "jsonl": JsonLinesWriter, "csv": CsvWriter,

@@ -168,7 +168,7 @@ class Recognizer:
         name = file or "<array>"
         plan = resolve(segment, **options)
         try:
-            samples = _mono(samples, rate, name)
+            samples = audio_io.as_mono(samples, rate, name)
             first = 0 if start is None else max(0, round(start * rate))
             last = samples.size if end is None else min(samples.size, round(end * rate))
             step = max(1, round(BLOCK_SECONDS * rate))
@@ -176,7 +176,7 @@ class Recognizer:
             return self._process_blocks(blocks, rate, name, plan, offset_s=first / rate,
                                         total_s=(last - first) / rate)
         except AudioError as exc:
-            return Predictions(errors=[FileError.from_exception(name, exc)], labels=self.labels)
+            return Predictions(errors=[FileError(name, exc.problem)], labels=self.labels)
 
     def process_file(self, path: str | os.PathLike | BinaryIO, *, start: float | None = None,
                      end: float | None = None, segment: str | Segmentation = None,
@@ -194,7 +194,7 @@ class Recognizer:
             :class:`Predictions`: the file's rows, or its error in ``errors``; never raises for bad audio.
         """
         plan = resolve(segment, **options)
-        name = name or ("<bytes>" if hasattr(path, "read") else _display(path))
+        name = name or ("<bytes>" if hasattr(path, "read") else os.fsdecode(path))
         if isinstance(path, bytes):
             path = os.fsdecode(path)
         try:
@@ -254,7 +254,7 @@ class Recognizer:
         """
         files = find_audio_files(root, recursive=recursive)
         if not files:
-            return Predictions(errors=[FileError(_display(root), no_audio_problem())], labels=self.labels)
+            return Predictions(errors=[FileError(os.fsdecode(root), no_audio_problem())], labels=self.labels)
         return self.process_files(files, segment=segment, jobs=jobs, progress=progress,
                                   max_duration_s=max_duration_s, **options)
 
@@ -431,7 +431,7 @@ def find_audio_files(root: str | os.PathLike, *, recursive: bool = True) -> list
     """
     root = Path(root)
     if not root.is_dir():
-        raise AudioError(_display(root), "no such folder")
+        raise AudioError(os.fsdecode(root), "no such folder")
     found = root.rglob("*") if recursive else root.iterdir()
     return sorted(p for p in found if audio_io.is_audio_path(p) and p.is_file())
 
@@ -440,31 +440,6 @@ def no_audio_problem() -> str:
     """The problem of a folder without audio files."""
     return "no audio files in this folder (looked for " + ", ".join(
         e.lstrip(".").upper() for e in audio_io.AUDIO_EXTENSIONS[:6]) + ", ...)"
-
-
-def _mono(samples: np.ndarray, rate: int, name: str) -> np.ndarray:
-    """``samples`` as float32 mono, shape ``(n,)``: integers scaled, channels (either layout) averaged."""
-    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or rate < 1000:
-        raise AudioError(name, f"invalid sample rate {rate!r} (expected an integer >= 1000 Hz)")
-    array = np.asarray(samples)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)):
-        raise AudioError(name, f"samples must be numbers, got an array of {array.dtype}")
-    if np.issubdtype(array.dtype, np.integer):
-        array = array.astype(np.float32) / float(np.iinfo(array.dtype).max + 1)
-    with np.errstate(over="ignore"):  # values beyond float32 become infinite, then refused as not finite
-        array = array.astype(np.float32, copy=False)
-    if array.ndim == 2:
-        # (n, channels) is the usual layout; (channels, n) with few rows and many columns is taken as such
-        channel_axis = 0 if array.shape[0] <= 8 < array.shape[1] else 1
-        array = array.mean(axis=channel_axis, dtype=np.float32)
-    if array.ndim != 1:
-        raise AudioError(name, f"expected samples of shape (n,) or (n, channels), got {array.shape}")
-    return np.ascontiguousarray(array)
-
-
-def _display(path: str | os.PathLike | bytes) -> str:
-    """A path as text (bytes decoded as the file system does, undecodable bytes kept as surrogates)."""
-    return os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
 
 
 _WORKER: dict = {}

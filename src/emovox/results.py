@@ -15,7 +15,6 @@ batch reports them and goes on.
 from __future__ import annotations
 
 import enum
-import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -121,16 +120,6 @@ class FileError:
     def to_dict(self) -> dict:
         return {"file": self.path, "error": self.problem}
 
-    @classmethod
-    def from_exception(cls, path: object, exc: BaseException) -> FileError:
-        """From an :class:`~emovox.errors.AudioError` (its ``problem``) or any one-line error."""
-        problem = getattr(exc, "problem", None)
-        if problem is None:
-            text = str(exc)
-            prefix = f"{path}: "
-            problem = text[len(prefix):] if text.startswith(prefix) else text
-        return cls(str(path), problem)
-
 
 class Predictions(Sequence[Prediction]):
     """The rows of one or many inputs, in input order, and the inputs that failed.
@@ -173,11 +162,6 @@ class Predictions(Sequence[Prediction]):
         if not self.labels:
             self.labels = list(other.labels)
 
-    @property
-    def files(self) -> list[str]:
-        """The inputs that gave rows, each once, in order."""
-        return list(dict.fromkeys(p.file for p in self.rows))
-
     def to_records(self) -> list[dict]:
         """One flat dict per row (:meth:`Prediction.to_record`)."""
         return [p.to_record() for p in self.rows]
@@ -200,8 +184,3 @@ class Predictions(Sequence[Prediction]):
         for label in labels:
             data[label] = [float(p.probabilities.get(label, math.nan)) for p in self.rows]
         return pd.DataFrame(data, index=index)
-
-    def to_json(self) -> str:
-        """``{"predictions": [...], "errors": [...]}`` as JSON text."""
-        return json.dumps({"predictions": [p.to_dict() for p in self.rows],
-                           "errors": [e.to_dict() for e in self.errors]})

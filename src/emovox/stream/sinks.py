@@ -77,7 +77,7 @@ class TerminalSink:
         return bars(event.probabilities, self.width, top=self.top, columns=room)
 
     def __call__(self, event: Prediction) -> None:
-        times = f"{_clock(event.start_s)}–{_clock(event.end_s)}"
+        times = f"{clock(event.start_s)}–{clock(event.end_s)}"
         if event.kind == Kind.ESTIMATE:
             if not self.estimates:
                 return
@@ -155,8 +155,10 @@ class SaveSink:
         self.written.append(stem.with_suffix(".wav"))
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """A time for people: ``mm:ss.ss``, or ``h:mm:ss.ss`` from an hour on."""
     minutes, rest = divmod(max(0.0, seconds), 60.0)
-    return f"{int(minutes):02d}:{rest:05.2f}"
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{rest:05.2f}" if hours else f"{minutes:02d}:{rest:05.2f}"
 
 
