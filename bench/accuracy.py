@@ -5,8 +5,9 @@ Run:  .venv/bin/python bench/accuracy.py [--data DIR] [--emovo DIR] [--models a,
 
 For each model (with its own feature set) it runs ravdess-si6 on all 8 emotions,
 ravdess-si6 on the seed's 4 emotions, and the seed's random split on those 4 emotions
-(over --seeds model initialisations). For the models in --cross-models (default
-whisper-lr), when EMOVO is found (--emovo, default ../shared/data/emovo), it adds the
+(over --seeds model initialisations); a recipe that trains on degraded copies
+(whisper-vad-aug-lr) gets them in every training fold, never in a test. For the models in
+--cross-models (default whisper-lr and whisper-vad-aug-lr), when EMOVO is found (--emovo, default ../shared/data/emovo), it adds the
 cross-corpus rows over the 7 emotions both corpora share: trained on all of RAVDESS,
 tested on all of EMOVO, and the other way round. Each of those models also gets
 speaker-adaptive rows (features standardised per speaker from the speaker's own
@@ -65,6 +66,7 @@ def row(model: str, feature_set, protocol: str, emotions: int, result: dict, sta
          "recall": {k: round(v, 1) for k, v in result["recall"].items()},
          "confusion": result["confusion"]}
     ece = f"  ECE {r['ece']['mean']:4.1f}" if "ece" in r else ""
+    ece += f" (calibrated model's {r['ece_floor']['mean']:4.1f})" if "ece_floor" in r else ""
     ece += f" (pooled {r['ece_pooled']['mean']:4.1f})" if "ece_pooled" in r else ""
     print(f"{model:<11} {r['features']:<13} {protocol:<28} {emotions} emotions  "
           f"UAR {r['uar']['mean']:5.1f} ± {r['uar']['std']:4.1f}  acc {r['accuracy']['mean']:5.1f} ± "
@@ -78,7 +80,7 @@ def within(model: str, data, seeds: int, adaptive: bool) -> list[dict]:
     feature_set = default_feature_set(model)
     rows = []
     for protocol, emotions in PLAN:
-        dataset = load_dataset(data, emotions, feature_set, progress=False)
+        dataset = load_dataset(data, emotions, feature_set, progress=False, augment=MODELS[model].augment)
         started = time.perf_counter()
         (result,) = evaluate(dataset, model, [protocol], seeds=list(range(seeds)) if protocol == "seed" else [0],
                              progress=False)
@@ -94,8 +96,9 @@ def within(model: str, data, seeds: int, adaptive: bool) -> list[dict]:
 def across(model: str, data, emovo: Path) -> list[dict]:
     """Cross-corpus rows: RAVDESS -> EMOVO and EMOVO -> RAVDESS over the 7 shared emotions, plain and speaker-adaptive."""
     feature_set = default_feature_set(model)
-    ravdess = load_dataset(data, SHARED7, feature_set, progress=False)
-    italian = load_dataset(emovo, SHARED7, feature_set, kind="emovo", progress=False)
+    copies = MODELS[model].augment  # degraded training copies, for a recipe that trains on them
+    ravdess = load_dataset(data, SHARED7, feature_set, progress=False, augment=copies)
+    italian = load_dataset(emovo, SHARED7, feature_set, kind="emovo", progress=False, augment=copies)
     rows = []
     for adaptive in (False, True):
         for train, test in ((ravdess, italian), (italian, ravdess)):
@@ -225,12 +228,13 @@ def layer_sweep(data, emovo: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="RAVDESS folder (default: ../shared/data/ravdess)")
-    parser.add_argument("--models", default="seed-mlp,stats-lr,whisper-lr", help="comma-separated model names")
+    parser.add_argument("--models", default="seed-mlp,stats-lr,whisper-lr,whisper-vad-aug-lr",
+                        help="comma-separated model names")
     parser.add_argument("--seeds", type=int, default=3, help="model seeds for the seed protocol (default 3)")
     parser.add_argument("--emovo", default=str(ROOT.parent / "shared" / "data" / "emovo"),
                         help="EMOVO folder for the cross-corpus rows (default: ../shared/data/emovo; '' to skip)")
-    parser.add_argument("--cross-models", default="whisper-lr",
-                        help="models that also get cross-corpus and speaker-adaptive rows (default whisper-lr)")
+    parser.add_argument("--cross-models", default="whisper-lr,whisper-vad-aug-lr",
+                        help="models that also get cross-corpus and speaker-adaptive rows")
     parser.add_argument("--only", choices=("within", "cross"), default=None,
                         help="run only the RAVDESS rows or only the cross-corpus rows")
     parser.add_argument("--update-figures", action="store_true", help="write src/emovox/models/figures.json")

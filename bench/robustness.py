@@ -3,8 +3,8 @@
 Run:  .venv/bin/python bench/robustness.py [--model whisper-lr] [--conditions a,b] [--every N] [--jobs N]
       .venv/bin/python bench/robustness.py --presence      # emovox.speech_presence over every clean file
 
-For each of the six ravdess-si6 folds the model is fitted once on the clean training
-actors (8 emotions); then the four test actors' clips are degraded (emovox.augment:
+For each of the six ravdess-si6 folds the model is fitted once on the training actors
+(8 emotions; clean clips, plus their degraded copies for a recipe that trains on them); then the four test actors' clips are degraded (emovox.augment:
 pink and white noise and babble at 20/10/5 dB SNR, a telephone channel, Opus, Vorbis and
 MP3 at their lowest bitrates, synthetic reverberation at RT60 0.3/0.5/0.8 s, a quiet far
 microphone at -35 dBFS, clipping) and classified. Babble is mixed from EMOVO speech
@@ -12,8 +12,10 @@ microphone at -35 dBFS, clipping) and classified. Babble is mixed from EMOVO spe
 Every random choice is seeded by the condition and the file name, so runs repeat exactly.
 Degraded features are cached under $EMOVOX_CACHE/robustness/, keyed by the feature set.
 
-Prints one table (UAR mean ± std over folds, the drop from clean, accuracy, ECE) and
-writes bench/results/robustness.json (robustness-everyN.json with --every N). The issue's target: a drop of at most 5 points at
+Prints one table (UAR mean ± std over folds, the drop from clean, accuracy, ECE per fold with
+the ECE a perfectly calibrated model would show on test sets that small, ECE of all folds
+together) and writes bench/results/robustness-<model>.json (robustness-<model>-everyN.json
+with --every N). The issue's target: a drop of at most 5 points at
 10 dB SNR, over the telephone channel and at RT60 0.5 s.
 """
 
@@ -157,14 +159,13 @@ def main() -> None:
 
     spec = get_model_spec(args.model)
     feature_set = default_feature_set(args.model)
-    dataset = load_dataset(data, EMOTIONS, feature_set, progress=False)
+    dataset = load_dataset(data, EMOTIONS, feature_set, progress=False, jobs=args.jobs, augment=spec.augment)
     folds = make_folds("ravdess-si6", dataset.utterances)
-    speakers = np.array([u.speaker for u in dataset.utterances], dtype=object)
     started = time.perf_counter()
     fitted = []
     for fold in folds:
         estimator = spec.build(0)
-        fit_with_groups(estimator, dataset.features[fold.train], dataset.targets[fold.train], speakers[fold.train])
+        fit_with_groups(estimator, *dataset.training_rows(fold.train))  # with augmented copies, if the recipe has them
         fitted.append(estimator)
     print(f"{spec.name}: 6 folds fitted in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     tested = np.arange(0, len(dataset.utterances), args.every)
@@ -176,7 +177,8 @@ def main() -> None:
             rows = np.flatnonzero(np.isin(tested, fold.test))
             runs.append(test_scores(estimator, features[rows], dataset.targets[tested[rows]], len(dataset.labels)))
         return {**{m: {"mean": round(100 * float(np.mean([r[m] for r in runs])), 1),
-                       "std": round(100 * float(np.std([r[m] for r in runs])), 1)} for m in ("uar", "accuracy", "ece")},
+                       "std": round(100 * float(np.std([r[m] for r in runs])), 1)}
+                   for m in ("uar", "accuracy", "ece", "ece_floor")},
                 "ece_pooled": round(100 * ece_from_bins([r["calibration_bins"] for r in runs]), 1)}
 
     rows = [{"condition": "clean", **score(dataset.features[tested]), "seconds": 0.0}]
@@ -190,19 +192,23 @@ def main() -> None:
         print(f"{condition:<26} UAR {r['uar']['mean']:5.1f} ± {r['uar']['std']:4.1f}  drop {r['drop']:5.1f}  "
               f"ECE {r['ece']['mean']:4.1f} (all folds {r['ece_pooled']:4.1f})  ({r['seconds']:.0f} s)", flush=True)
 
+    trained = (f"models trained on the clean clips and {spec.augment} degraded copies of each (emovox.augment's "
+               "training policy, not these conditions)" if spec.augment else "models trained on clean audio")
     print(f"\n{spec.name} ({feature_set.name} v{feature_set.version}), ravdess-si6, 8 emotions, "
-          f"{len(tested)} test clips, models trained on clean audio\n")
-    print("| condition | UAR % | drop (points) | accuracy % | ECE % per fold | ECE % all folds | target (drop <= 5) |")
-    print("|---|---|---|---|---|---|---|")
+          f"{len(tested)} test clips, {trained}\n")
+    print("| condition | UAR % | drop (points) | accuracy % | ECE % per fold | calibrated model's ECE % per fold "
+          "| ECE % all folds | target (drop <= 5) |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         target = "" if r["condition"] not in TARGETS else ("met" if r["drop"] <= 5 else "**not met**")
         print(f"| {r['condition']} | {r['uar']['mean']:.1f} ± {r['uar']['std']:.1f} | {r.get('drop', 0.0):.1f} | "
-              f"{r['accuracy']['mean']:.1f} ± {r['accuracy']['std']:.1f} | {r['ece']['mean']:.1f} | {r['ece_pooled']:.1f} | "
+              f"{r['accuracy']['mean']:.1f} ± {r['accuracy']['std']:.1f} | {r['ece']['mean']:.1f} | {r['ece_floor']['mean']:.1f} | "
+              f"{r['ece_pooled']:.1f} | "
               f"{target} |")
     out = {"bench": "robustness", "model": spec.name, "features": feature_set.describe(), "every": args.every,
            "clips": len(tested), "rows": rows}
-    if not args.conditions:  # a full table: bench/results/robustness.json (robustness-everyN.json for a subset of clips)
-        name = "robustness.json" if args.every == 1 else f"robustness-every{args.every}.json"
+    if not args.conditions:  # a full table: bench/results/robustness-<model>.json (-everyN for a subset of clips)
+        name = f"robustness-{spec.name}.json" if args.every == 1 else f"robustness-{spec.name}-every{args.every}.json"
         atomic_write(ROOT / "bench" / "results" / name, json.dumps(out, indent=2).encode())
     print(json.dumps({"bench": "robustness", "rows": [{k: r[k] for k in ("condition", "uar")} for r in rows]}))
 

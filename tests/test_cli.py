@@ -84,7 +84,9 @@ def test_models_lists_the_default_with_measured_figures(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     default = next(line for line in out.splitlines() if "(default)" in line)
-    assert default.split()[0] == "whisper-lr"
+    assert default.split()[0] == "whisper-vad-aug-lr"
+    after = out.splitlines()[out.splitlines().index(default) + 1]
+    assert after.split()[0] == "training:" and "minutes" in after  # what training it costs, as measured
     assert "ravdess-si6  8 emotions: UAR" in out and "Feature sets:" in out and "seed180" in out
 
 

@@ -67,7 +67,7 @@ def test_help_shows_real_defaults_and_one_meaning_per_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "--recipe RECIPE" in text and "(default: whisper-lr)" in text and "--model" not in text
+    assert "--recipe RECIPE" in text and "(default: whisper-vad-aug-lr)" in text and "--model" not in text
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     text = " ".join(capsys.readouterr().out.split())

@@ -56,7 +56,8 @@ def test_prediction_rows_carry_times_kind_and_probabilities():
     row = Prediction("a.wav", 1.0, 2.5, "calm", {"calm": 0.7, "happy": 0.3}, Kind.SEGMENT, 2)
     assert row.duration_s == 1.5 and row.confidence == 0.7 and row.ranked()[0] == ("calm", 0.7)
     assert row.to_dict() == {"file": "a.wav", "start_s": 1.0, "end_s": 2.5, "label": "calm",
-                             "probabilities": {"calm": 0.7, "happy": 0.3}, "kind": "segment", "index": 2}
+                             "probabilities": {"calm": 0.7, "happy": 0.3}, "uncertain": False, "kind": "segment",
+                             "index": 2}
     assert row.to_record()["p_happy"] == 0.3
     found = Predictions([row], [FileError("b.wav", "no such file")], labels=["calm", "happy"])
     frame = found.to_frame()
@@ -462,3 +463,50 @@ def test_thirty_minutes_of_clips_give_a_timeline_in_bounded_memory(tiny_bundle, 
     # the measured share is 0.75-0.80 against this reference (bench/long_audio.py): see the README
     assert score["within"] >= 0.70 * score["clips"]
     assert peak_mb < 500, f"{peak_mb:.0f} MB"  # the 48 kHz file alone would be 330 MB as float32
+
+
+@needs_ravdess
+def test_uncertain_flag_follows_the_threshold_the_user_sets(tiny_bundle, clips, tmp_path, capsys):
+    import emovox
+    from emovox.cli import main
+
+    default = emovox.load_model(tiny_bundle)
+    rows = default.process_files(clips)
+    assert default.uncertain_below == 0.5
+    assert [r.uncertain for r in rows] == [r.confidence < 0.5 for r in rows]
+    strict = emovox.load_model(tiny_bundle, uncertain_below=1.0)
+    never = emovox.load_model(tiny_bundle, uncertain_below=0.0)
+    assert all(r.uncertain for r in strict.process_files(clips)) and not any(r.uncertain for r in never.process_files(clips))
+    record = strict.predict(clips[0]).to_record()
+    assert list(record)[:8] == ["file", "start_s", "end_s", "label", "confidence", "uncertain", "kind", "index"]
+    assert record["uncertain"] is True and strict.predict(clips[0]).to_dict()["uncertain"] is True
+    assert strict.process_files(clips).to_frame()["uncertain"].all()
+    with pytest.raises(ParameterError, match="uncertain_below must be a probability"):
+        emovox.load_model(tiny_bundle, uncertain_below=1.5)
+
+    out = tmp_path / "rows.csv"
+    assert main(["predict", *map(str, clips), "--model", str(tiny_bundle), "--uncertain-below", "1",
+                 "--output", str(out), "--no-progress"]) == 0
+    import pandas as pd
+
+    assert pd.read_csv(out)["uncertain"].tolist() == [True] * len(clips)
+    capsys.readouterr()
+    assert main(["predict", str(clips[0]), "--model", str(tiny_bundle), "--uncertain-below", "1",
+                 "--format", "table", "--no-progress"]) == 0
+    label = strict.predict(clips[0]).label
+    assert f" {label}? " in capsys.readouterr().out
+
+
+def test_table_keeps_a_gap_after_every_listed_emotion():
+    import io
+
+    from emovox.output import open_writer
+
+    labels = ["surprised", "fearful", "disgust", "neutral"]
+    row = Prediction("a.wav", 0.0, 1.0, "fearful", {"surprised": 0.3, "fearful": 0.4, "disgust": 0.2, "neutral": 0.1})
+    stream = io.StringIO()
+    writer = open_writer("table", None, labels, stream=stream, top=3)
+    writer.write(Predictions([row], labels=labels))
+    writer.close()
+    line = stream.getvalue().splitlines()[-1]
+    assert "surprise 0.30 disgust 0.20 " in line and line.endswith("a.wav")

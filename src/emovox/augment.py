@@ -6,6 +6,10 @@ Each function takes float ``samples`` (mono, ``[-1, 1]``) and their ``rate`` and
 ``(samples, rate)``: float32, possibly at another rate (the telephone channel answers at
 8 kHz), the way a recording made under those conditions would reach emovox.
 :func:`degrade` applies a named :data:`CONDITIONS` entry; ``bench/robustness.py`` runs them all.
+:func:`training_degradation` draws a random mix of them for training-time augmentation
+(:data:`POLICY_VERSION`); it needs nothing but the clip itself, so an augmented copy of a
+training clip never carries another speaker's voice (its babble is the clip's own voice,
+shifted and re-pitched into several talkers).
 
 Levels: the speech level is the RMS over the frames within 35 dB of the loudest
 (:func:`speech_rms`), so that the silence around a clip does not dilute it; an SNR is
@@ -143,6 +147,69 @@ def clip(samples: np.ndarray, rate: int, overdrive_db: float = 12.0,
 def speed(samples: np.ndarray, rate: int, factor: float, rng: np.random.Generator | None = None) -> tuple[np.ndarray, int]:
     """Play ``factor`` times faster (tempo and pitch together, as a tape would): resample and relabel."""
     return _out(soxr.resample(samples.astype(np.float64), rate, round(rate / factor), quality="HQ"), rate)
+
+
+def self_babble(samples: np.ndarray, rate: int, rng: np.random.Generator, talkers: int = 4) -> np.ndarray:
+    """A babble track from the clip itself: ``talkers`` copies, each played 0.7-1.4 times as fast
+    (another pitch and tempo: another "talker"), looped from a random point, possibly reversed,
+    each at the same level; summed, unit RMS, ``len(samples)`` long."""
+    voices = []
+    for _ in range(talkers):
+        voice = soxr.resample(np.asarray(samples, np.float64), rate, max(1, round(rate / rng.uniform(0.7, 1.4))),
+                              quality="QQ")
+        voices.append(voice[::-1] if rng.random() < 0.5 else voice)
+    track = np.zeros(len(samples))
+    for voice in voices:
+        voice = voice / (speech_rms(voice, rate) + 1e-12)
+        track += np.resize(np.roll(voice, -int(rng.integers(len(voice)))), len(samples))
+    return track / (np.sqrt(np.mean(track ** 2)) + 1e-12)
+
+
+#: Version of :func:`training_degradation`'s draw: bump it whenever the same seed could give other audio.
+POLICY_VERSION = 3
+
+
+def training_degradation(samples: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A random degradation for training-time augmentation, every draw from ``rng``.
+
+    Independently, in this order: a speed change of 0.9-1.1 (p 0.2); a room (RT60 0.2-1.0 s,
+    direct-to-reverberant ratio -3 to +6 dB; p 0.45); noise at 0-20 dB SNR (p 0.8): coloured
+    with an exponent 0-2 (white to brown) or, one time in two, babble of 3-8 "talkers" made
+    from the clip's own voice (:func:`self_babble`); a channel (p 0.3): the telephone, Opus,
+    Vorbis or a random band limit (50-400 Hz to 3-8 kHz); a level of -45 to -15 dBFS (p 0.2)
+    or clipping by 3-15 dB (p 0.05). At least one of them is applied. Answers ``(samples, rate)`` as the other functions do.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    applied = 0
+    while not applied:
+        if rng.random() < 0.2:
+            x, applied = speed(x, rate, rng.uniform(0.9, 1.1))[0].astype(np.float64), applied + 1
+        if rng.random() < 0.45:
+            x = reverberate(x, rate, rng.uniform(0.2, 1.0), rng, drr_db=rng.uniform(-3.0, 6.0))[0].astype(np.float64)
+            applied += 1
+        if rng.random() < 0.8:
+            snr = rng.uniform(0.0, 20.0)
+            noise = (self_babble(x, rate, rng, int(rng.integers(3, 9))) if rng.random() < 0.5
+                     else coloured_noise(len(x), rng, rng.uniform(0.0, 2.0)))
+            x, applied = mix_at_snr(x, rate, noise, snr), applied + 1
+        if rng.random() < 0.3:
+            channel = int(rng.integers(4))
+            if channel == 0:
+                x, rate = telephone(x, rate)
+            elif channel == 1:
+                x, rate = codec(x, rate, subtype="OPUS", compression_level=rng.uniform(0.6, 1.0))
+            elif channel == 2:
+                x, rate = codec(x, rate, subtype="VORBIS", compression_level=rng.uniform(0.6, 1.0))
+            else:
+                low, high = rng.uniform(50, 400), rng.uniform(3000, min(8000, rate / 2 - 100))
+                x = signal.sosfilt(signal.butter(4, [low, high], btype="bandpass", fs=rate, output="sos"), x)
+            x, applied = np.asarray(x, np.float64), applied + 1
+        level = rng.random()
+        if level < 0.2:
+            x, applied = gain_to(x, rate, rng.uniform(-45.0, -15.0))[0].astype(np.float64), applied + 1
+        elif level < 0.25:
+            x, applied = clip(x, rate, rng.uniform(3.0, 15.0))[0].astype(np.float64), applied + 1
+    return _out(np.clip(x, -1.0, 1.0), rate)
 
 
 def _out(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:

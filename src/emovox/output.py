@@ -203,7 +203,8 @@ def parquet_schema(labels: Sequence[str], extra: Sequence = ()):
     import pyarrow as pa
 
     fields = [pa.field("file", pa.string()), pa.field("start_s", pa.float64()), pa.field("end_s", pa.float64()),
-              pa.field("label", pa.string()), pa.field("confidence", pa.float64()), pa.field("kind", pa.string()),
+              pa.field("label", pa.string()), pa.field("confidence", pa.float64()), pa.field("uncertain", pa.bool_()),
+              pa.field("kind", pa.string()),
               pa.field("index", pa.int32()), *(pa.field(f"p_{label}", pa.float64()) for label in labels),
               pa.field("error", pa.string()), *extra]
     return pa.schema(fields)
@@ -217,7 +218,7 @@ class TableWriter(Writer):
     emotions are left out first, then the file name is shortened from the left.
     """
 
-    OTHER = 13  # characters per "emotion 0.00" entry, with its gap
+    OTHER = 14  # characters per "emotion 0.00" entry (8 + 1 + 4), with a gap after it
 
     def __init__(self, path, labels, *, meta=None, stream=None, top: int | None = None) -> None:
         self.top = 3 if top is None else max(1, top)
@@ -226,8 +227,8 @@ class TableWriter(Writer):
     def _start(self) -> None:
         self._columns = terminal_columns(self.handle)
         others = min(self.top - 1, max(0, len(self.labels) - 1))
-        if self._columns:  # drop emotions until the fixed columns leave 20 characters for the file
-            while others and 8 + 9 + 11 + 5 + others * self.OTHER + 20 > self._columns:
+        if self._columns:  # drop emotions until the fixed columns leave 19 characters for the file
+            while others and 8 + 9 + 11 + 5 + others * self.OTHER + 19 > self._columns:
                 others -= 1
         self._others = others
         self._header_done = False
@@ -239,7 +240,8 @@ class TableWriter(Writer):
             self._header_done = True
         for row in found:
             others = "".join(f"{label[:8]} {p:.2f}".ljust(self.OTHER) for label, p in row.ranked()[1:1 + self._others])
-            head = (f"{clock(row.start_s):>8} {clock(row.end_s):>8}  {row.label:<10} {row.confidence:4.2f}  "
+            label = row.label + ("?" if row.uncertain else "")  # uncertain: the top probability is low
+            head = (f"{clock(row.start_s):>8} {clock(row.end_s):>8}  {label:<10} {row.confidence:4.2f}  "
                     f"{others.ljust(self._others * self.OTHER)}")
             name = safe_text(row.file)
             if self._columns and len(head) + len(name) > self._columns - 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -14,8 +15,9 @@ from . import corpora
 from .corpora import Utterance
 from .errors import DataError
 from .evaluation import cross_validate, write_report
-from .evaluation.runner import fit_with_groups
+from .evaluation.runner import AugmentedRows, fit_with_groups, training_rows
 from .features import FeatureSet, extract_files, get_feature_set
+from .features.augmented import AugmentedCopy
 from .models import get_model_spec
 from .models import bundle as bundle_io
 
@@ -32,6 +34,9 @@ class Dataset:
         feature_set: what ``features`` are.
         errors: ``(path, problem)`` for each file left out.
         seconds: extraction wall time; ``cached``: rows read from the cache.
+        augmented: features of degraded copies of the rows, for training only (see
+            :func:`load_dataset`'s ``augment``), or ``None``.
+        augmentation: how they were made (``{"policy", "copies", "seed"}``), or ``None``.
     """
 
     utterances: list[Utterance]
@@ -42,19 +47,38 @@ class Dataset:
     errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     cached: int = 0
+    augmented: AugmentedRows | None = None
+    augmentation: dict | None = None
 
     def summary(self) -> dict:
-        return corpora.summary(self.utterances) | {"left_out": len(self.errors)}
+        return (corpora.summary(self.utterances) | {"left_out": len(self.errors)}
+                | ({"augmentation": self.augmentation | {"rows": len(self.augmented)}} if self.augmented else {}))
+
+    def training_rows(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(features, targets, speakers)`` to fit on: ``rows`` (default all), then their augmented copies."""
+        rows = np.arange(len(self.utterances)) if rows is None else np.asarray(rows)
+        speakers = np.array([u.speaker for u in self.utterances], dtype=object)
+        return training_rows(self.features, self.targets, speakers, rows, self.augmented)
 
 
-def load_dataset(data: str | os.PathLike | None, emotions: Sequence[str], feature_set: FeatureSet, *,
-                 kind: str = "auto", actors: Sequence[str] | None = None, jobs: int | None = None,
-                 use_cache: bool = True, progress: bool = True) -> Dataset:
-    """Read a corpus, keep ``emotions`` (and ``actors``, if given), and extract features.
+def load_dataset(data: str | os.PathLike | Sequence[str | os.PathLike] | None, emotions: Sequence[str],
+                 feature_set: FeatureSet, *, kind: str | Sequence[str] = "auto", actors: Sequence[str] | None = None,
+                 jobs: int | None = None, use_cache: bool = True, progress: bool = True, augment: int = 0,
+                 augment_seed: int = 0) -> Dataset:
+    """Read one corpus or several, keep ``emotions`` (and ``actors``, if given), and extract features.
 
     Files that cannot be read are listed in ``Dataset.errors`` and left out.
+
+    Args:
+        data: a corpus folder or manifest, or a list of them (several corpora: each speaker id
+            is prefixed with its corpus, ``ravdess:01``, so that speakers stay distinct).
+        kind: how to read ``data`` (one of :data:`emovox.corpora.KINDS`), or one per corpus.
+        actors: speakers to keep (``01`` or ``ravdess:01``).
+        augment: degraded copies of each clip to add for training
+            (:mod:`emovox.features.augmented`); evaluation always tests on the clean clips.
+        augment_seed: the copies' seed.
     """
-    utterances = corpora.open_corpus(corpora.default_data_dir(data), kind)
+    utterances = _read_corpora(data, kind)
     if actors:
         wanted = {a.zfill(2) if a.isdigit() else a for a in actors}
         utterances = [u for u in utterances if u.speaker in wanted]
@@ -69,8 +93,47 @@ def load_dataset(data: str | os.PathLike | None, emotions: Sequence[str], featur
         raise DataError("no usable recordings: " + "; ".join(e for _, e in extraction.errors[:3]))
     labels = tuple(e for e in emotions if any(u.label == e for u in kept))
     targets = np.array([labels.index(u.label) for u in kept])
+    cached = extraction.cached
+    augmented = augmentation = None
+    if augment > 0:
+        blocks, sources = [], []
+        for copy in range(augment):
+            extra = extract_files([u.path for u in kept], AugmentedCopy(feature_set, copy=copy, seed=augment_seed),
+                                  jobs=jobs, use_cache=use_cache, progress=progress)
+            blocks.append(extra.features)
+            sources.append(np.asarray(extra.ok, dtype=int))  # a copy that fails (e.g. too short) is left out
+            cached += extra.cached
+        augmented = AugmentedRows(np.concatenate(blocks), np.concatenate(sources))
+        augmentation = {"policy": f"emovox.augment v{AugmentedCopy.version}", "copies": augment, "seed": augment_seed}
     return Dataset(kept, extraction.features, targets, labels, feature_set, extraction.errors,
-                   time.perf_counter() - started, extraction.cached)
+                   time.perf_counter() - started, cached, augmented, augmentation)
+
+
+def _read_corpora(data: str | os.PathLike | Sequence[str | os.PathLike] | None,
+                  kind: str | Sequence[str]) -> list[corpora.Utterance]:
+    """The utterances of one corpus, or of several with their speakers prefixed by corpus."""
+    sources = [data] if data is None or isinstance(data, (str, os.PathLike)) else list(data)
+    kinds = [kind] * len(sources) if isinstance(kind, str) else list(kind)
+    if len(kinds) == 1 and len(sources) > 1:
+        kinds *= len(sources)
+    if len(kinds) != len(sources):
+        raise DataError(f"{len(sources)} corpora but {len(kinds)} corpus kinds: give one kind, or one per corpus")
+    if len(sources) == 1:
+        return corpora.open_corpus(corpora.default_data_dir(sources[0]), kinds[0])
+    read, seen = [], {}
+    for source, source_kind in zip(sources, kinds):
+        folder = corpora.default_data_dir(source)
+        if folder.resolve() in seen:
+            raise DataError(f"{folder} is given twice (also as {seen[folder.resolve()]})")
+        seen[folder.resolve()] = folder
+        read.append(corpora.open_corpus(folder, source_kind))
+    names = [rows[0].corpus if rows else "" for rows in read]
+    utterances = []
+    for i, rows in enumerate(read):
+        prefix = names[i] if names.count(names[i]) == 1 else f"{names[i]}{i + 1}"  # two manifests: manifest1, manifest2
+        utterances += [dataclasses.replace(u, speaker=None if u.speaker is None else f"{prefix}:{u.speaker}")
+                       for u in rows]
+    return utterances
 
 
 def evaluate(dataset: Dataset, model: str, protocols: Sequence[str], *, seeds: Sequence[int] = (0,),
@@ -78,7 +141,7 @@ def evaluate(dataset: Dataset, model: str, protocols: Sequence[str], *, seeds: S
     """Cross-validate ``model`` on ``dataset`` under each protocol; see :func:`~emovox.evaluation.cross_validate`."""
     spec = get_model_spec(model)
     return [cross_validate(dataset.features, dataset.targets, dataset.utterances, dataset.labels, spec, p,
-                           seeds=seeds, k=k, progress=progress) for p in protocols]
+                           seeds=seeds, k=k, progress=progress, augmented=dataset.augmented) for p in protocols]
 
 
 def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results: Sequence[dict] = (),
@@ -88,7 +151,7 @@ def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results:
     estimator = spec.build(seed)
     started = time.perf_counter()
     # tuned on held-out speakers when the recipe can use them (the same as in evaluation)
-    fit_with_groups(estimator, dataset.features, dataset.targets, [u.speaker for u in dataset.utterances])
+    fit_with_groups(estimator, *dataset.training_rows())
     fit_seconds = time.perf_counter() - started
     manifest = {
         "labels": list(dataset.labels),
@@ -101,11 +164,23 @@ def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results:
         "training": dataset.summary() | {"fit_seconds": round(fit_seconds, 3)},
         "metrics": [{"protocol": r["protocol"], **{m: r["summary"][m] for m in r["summary"]},
                      "recall": r["recall"], "n_folds": r["n_folds"], "seeds": r["seeds"]} for r in results],
-        "licence_note": "Weights trained on RAVDESS inherit its CC BY-NC-SA 4.0 licence (non-commercial)."
-        if "ravdess" in dataset.summary()["corpus"] else None,
+        "licence_note": licence_note(dataset.summary()["corpus"]),
     }
     return bundle_io.save(out, bundle_io.to_onnx(estimator, dataset.features.shape[1]), manifest,
                           dataset.feature_set.assets)
+
+
+#: What a bundle trained on each corpus must say about its licence.
+LICENCE_NOTES = {
+    "ravdess": "Weights trained on RAVDESS inherit its CC BY-NC-SA 4.0 licence (non-commercial).",
+    "emovo": "Trained on EMOVO, whose licence allows research use only: do not distribute or ship this model.",
+}
+
+
+def licence_note(corpora_used: Sequence[str]) -> str | None:
+    """The bundle's licence note for the corpora it was trained on (``None`` when none of them asks for one)."""
+    notes = [LICENCE_NOTES[c] for c in corpora_used if c in LICENCE_NOTES]
+    return " ".join(notes) or None
 
 
 def training_rate(dataset: Dataset) -> int:

@@ -28,7 +28,7 @@ from . import audio as audio_io
 from .errors import AudioError, BundleError, LowRateWarning, ParameterError
 from .features import FeatureSet, SpeechFeatureSet, get_feature_set
 from .models import bundle as bundle_io
-from .results import FileError, Kind, Prediction, Predictions
+from .results import UNCERTAIN_BELOW, FileError, Kind, Prediction, Predictions
 from .segmentation import MAX_WHOLE_SECONDS, Auto, Segmentation, VoiceActivity, Windows, resolve
 from .settings import current_model_path
 from .stream.recognizer import StreamSession
@@ -68,6 +68,8 @@ class Recognizer:
         #: Check that an input holds speech before giving it an emotion (whole inputs and windows): noise, a tone,
         #: music or silence gets "no speech (...)" instead (:func:`emovox.speech_presence.detect`).
         self.require_speech: bool = True
+        #: A row whose top probability is below this is flagged ``uncertain`` (0 turns the flag off).
+        self.uncertain_below: float = UNCERTAIN_BELOW
 
     # -- what it is ---------------------------------------------------------------------------------------
 
@@ -117,7 +119,12 @@ class Recognizer:
         """A :class:`Prediction` from probabilities in label order."""
         labels = self.labels
         return Prediction(file, round(float(start_s), 4), round(float(end_s), 4), labels[int(np.argmax(probs))],
-                          {label: float(p) for label, p in zip(labels, probs)}, kind, index)
+                          {label: float(p) for label, p in zip(labels, probs)}, kind, index,
+                          uncertain=self.is_uncertain(probs))
+
+    def is_uncertain(self, probs: np.ndarray) -> bool:
+        """Whether probabilities (label order) are too flat to trust: the top one below :attr:`uncertain_below`."""
+        return bool(np.max(probs) < self.uncertain_below)
 
     # -- the processing API ----------------------------------------------------------------------------------
 
@@ -347,8 +354,8 @@ class Recognizer:
             raise AudioError(name, "no audio samples (0 frames)")
         if peak < audio_io.SILENCE_PEAK:
             raise AudioError(name, "silent (peak below -80 dBFS)")
-        return [Prediction(r.file, round(r.start_s, 4), round(r.end_s, 4), r.label, r.probabilities, r.kind, r.index)
-                for r in rows]
+        return [Prediction(r.file, round(r.start_s, 4), round(r.end_s, 4), r.label, r.probabilities, r.kind, r.index,
+                           uncertain=r.uncertain) for r in rows]
 
     def _windows(self, blocks: Iterator[np.ndarray], rate: int, name: str, plan: Windows,
                  offset_s: float) -> list[Prediction]:
@@ -405,12 +412,14 @@ def bundle_rate(manifest: dict, feature_set: FeatureSet, path: object) -> int:
                       f"feature set {feature_set.name!r} depends on the rate: retrain it with this version of emovox")
 
 
-def load_model(path: str | os.PathLike | None = None, *, threads: int = 1) -> Recognizer:
+def load_model(path: str | os.PathLike | None = None, *, threads: int = 1,
+               uncertain_below: float = UNCERTAIN_BELOW) -> Recognizer:
     """Load a model bundle (``.emovox``) for prediction.
 
     Args:
         path: the bundle; ``None`` loads the current model (the one chosen with ``emovox use``).
         threads: onnxruntime threads per prediction.
+        uncertain_below: rows whose top probability is below this are flagged ``uncertain`` (0 to 1; 0: never).
 
     Raises:
         BundleError: no such bundle, or it is damaged, tampered with or incompatible.
@@ -420,7 +429,11 @@ def load_model(path: str | os.PathLike | None = None, *, threads: int = 1) -> Re
         if path is None:
             raise BundleError("no model given and no current model: pass --model FILE, or choose one with "
                               "`emovox use NAME|FILE` (`emovox models` lists them)")
-    return Recognizer(bundle_io.load(path, threads=threads))
+    if not 0.0 <= uncertain_below <= 1.0:
+        raise ParameterError(f"uncertain_below must be a probability between 0 and 1, got {uncertain_below}")
+    model = Recognizer(bundle_io.load(path, threads=threads))
+    model.uncertain_below = float(uncertain_below)
+    return model
 
 
 def find_audio_files(root: str | os.PathLike, *, recursive: bool = True) -> list[Path]:

@@ -35,8 +35,12 @@ class Kind(str, enum.Enum):
         return self.value
 
 
+#: A row whose top probability is below this is flagged ``uncertain`` by default. With calibrated
+#: probabilities (the default model's are), such a label is wrong more often than right.
+UNCERTAIN_BELOW = 0.5
+
 #: Columns of a row, in this order, before one probability column per emotion (``p_<emotion>``).
-COLUMNS = ("file", "start_s", "end_s", "label", "confidence", "kind", "index")
+COLUMNS = ("file", "start_s", "end_s", "label", "confidence", "uncertain", "kind", "index")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class Prediction:
         samples: the audio classified (float32, shape ``(n,)`` at ``rate_hz``), only when a stream was asked to
             keep it; never in records.
         rate_hz: sample rate of ``samples``, Hz (0 without samples).
+        uncertain: the top probability is below the model's ``uncertain_below`` (0.5 unless the user set
+            another): with calibrated probabilities such a label is more often wrong than right.
     """
 
     file: str
@@ -69,6 +75,7 @@ class Prediction:
     latency_ms: float | None = None
     samples: np.ndarray | None = field(default=None, repr=False, compare=False)
     rate_hz: int = 0
+    uncertain: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -88,7 +95,7 @@ class Prediction:
         """JSON-ready: every field but ``samples`` and ``rate_hz``; times rounded to 0.1 ms, probabilities to 1e-6."""
         out = {"file": self.file, "start_s": round(self.start_s, 4), "end_s": round(self.end_s, 4),
                "label": self.label, "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
-               "kind": str(self.kind), "index": self.index}
+               "uncertain": self.uncertain, "kind": str(self.kind), "index": self.index}
         if self.latency_ms is not None:
             out["latency_ms"] = round(self.latency_ms, 3)
         return out
@@ -96,7 +103,8 @@ class Prediction:
     def to_record(self) -> dict:
         """A flat row: :data:`COLUMNS`, then ``p_<emotion>`` per emotion (for CSV, Parquet, DataFrames)."""
         return {"file": self.file, "start_s": round(self.start_s, 4), "end_s": round(self.end_s, 4),
-                "label": self.label, "confidence": round(self.confidence, 6), "kind": str(self.kind),
+                "label": self.label, "confidence": round(self.confidence, 6), "uncertain": self.uncertain,
+                "kind": str(self.kind),
                 "index": self.index, **{f"p_{k}": round(float(v), 6) for k, v in self.probabilities.items()}}
 
 
@@ -170,7 +178,7 @@ class Predictions(Sequence[Prediction]):
         """A :class:`pandas.DataFrame` indexed by ``(file, start, end)``, as audformat's segmented tables are.
 
         ``start`` and ``end`` are :class:`pandas.Timedelta`; the columns are ``label``, ``confidence``,
-        ``kind``, ``index`` and one probability column per emotion (named by the emotion).
+        ``uncertain``, ``kind``, ``index`` and one probability column per emotion (named by the emotion).
         """
         import pandas as pd
 
@@ -180,7 +188,7 @@ class Predictions(Sequence[Prediction]):
         ends = pd.to_timedelta([p.end_s for p in self.rows], unit="s")
         index = pd.MultiIndex.from_arrays([files, starts, ends], names=["file", "start", "end"])
         data = {"label": [p.label for p in self.rows], "confidence": [p.confidence for p in self.rows],
-                "kind": [str(p.kind) for p in self.rows], "index": [p.index for p in self.rows]}
+                "uncertain": [p.uncertain for p in self.rows], "kind": [str(p.kind) for p in self.rows], "index": [p.index for p in self.rows]}
         for label in labels:
             data[label] = [float(p.probabilities.get(label, math.nan)) for p in self.rows]
         return pd.DataFrame(data, index=index)

@@ -27,6 +27,7 @@ It checks presence only, not what is said nor whether the speech is clean.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import numpy as np
@@ -46,6 +47,9 @@ MIN_SPEECH_S = 0.25
 SILENCE_DBFS = -60.0
 #: RMS level, dBFS, the audio is scaled to before the detector runs.
 TARGET_DBFS = -20.0
+
+#: Complete detector answers remembered per thread (see :func:`speech_probabilities`).
+MEMO_SIZE = 4
 
 _LOCAL = threading.local()
 
@@ -121,13 +125,43 @@ def describe(samples: np.ndarray) -> dict:
             "whitened_flatness": float(np.median(whitened))}
 
 
-def speech_probabilities(samples: np.ndarray) -> np.ndarray:
-    """The detector's speech probability for each 32 ms frame of 16 kHz float ``samples`` (at a good level)."""
-    vad = _vad()
+def speech_probabilities(samples: np.ndarray, *, enough_frames: int | None = None) -> np.ndarray:
+    """The detector's speech probability for each 32 ms frame of 16 kHz float ``samples`` (at a good level).
+
+    With ``enough_frames``, the detector stops once that many frames reached :data:`THRESHOLD`
+    (the answer is then shorter than the audio). Complete answers are remembered for the
+    last few inputs of each thread, so that :func:`detect` and :func:`speech_bounds` on the same
+    audio (a model on VAD-cut speech checks the clip, then cuts it) run the detector once.
+    """
     usable = len(samples) // FRAME * FRAME
     frames = np.pad(samples, (0, FRAME - len(samples))) if usable == 0 else samples[:usable]
-    frames = frames.astype(np.float32).reshape(-1, FRAME)
-    return np.array([vad.probability(frame) for frame in frames])
+    frames = np.ascontiguousarray(frames, dtype=np.float32).reshape(-1, FRAME)
+    memo = _LOCAL.__dict__.setdefault("memo", {})
+    key = hashlib.blake2b(frames.tobytes(), digest_size=16).digest()
+    if (known := memo.get(key)) is not None:
+        return known
+    vad = _vad()
+    probabilities, found = np.zeros(len(frames)), 0
+    for i, frame in enumerate(frames):
+        probabilities[i] = vad.probability(frame)
+        found += probabilities[i] >= THRESHOLD
+        if enough_frames is not None and found >= enough_frames:
+            return probabilities[:i + 1]
+    memo[key] = probabilities
+    while len(memo) > MEMO_SIZE:
+        memo.pop(next(iter(memo)))
+    return probabilities
+
+
+def at_level(samples_16k: np.ndarray) -> np.ndarray | None:
+    """16 kHz ``samples`` without their DC offset, scaled to :data:`TARGET_DBFS` RMS and clipped (float64),
+    as the detector is run on; ``None`` for all-constant audio."""
+    moving = np.asarray(samples_16k, dtype=np.float64)
+    moving = moving - moving.mean() if moving.size else moving
+    rms = float(np.sqrt(np.mean(moving ** 2))) if moving.size else 0.0
+    if rms <= 0:
+        return None
+    return np.clip(moving * (10 ** (TARGET_DBFS / 20) / rms), -1.0, 1.0)
 
 
 def speech_seconds(samples: np.ndarray) -> float:
@@ -138,12 +172,10 @@ def speech_seconds(samples: np.ndarray) -> float:
 def speech_bounds(samples: np.ndarray) -> tuple[int, int] | None:
     """First and one-past-last sample of the detector's speech frames in 16 kHz float ``samples``
     (scaled to :data:`TARGET_DBFS` first), or ``None`` if no frame reaches :data:`THRESHOLD`."""
-    moving = np.asarray(samples, dtype=np.float64)
-    moving = moving - moving.mean() if moving.size else moving
-    rms = float(np.sqrt(np.mean(moving ** 2))) if moving.size else 0.0
-    if rms <= 0:
+    scaled = at_level(samples)
+    if scaled is None:
         return None
-    probabilities = speech_probabilities(np.clip(moving * (10 ** (TARGET_DBFS / 20) / rms), -1.0, 1.0))
+    probabilities = speech_probabilities(scaled)
     speech = np.flatnonzero(probabilities >= THRESHOLD)
     if speech.size == 0:
         return None
@@ -167,18 +199,20 @@ def detect(samples: np.ndarray, rate: int) -> str | None:
     x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
     if _dbfs(float(np.max(np.abs(x)))) < SILENCE_DBFS:
         return "silence"
-    moving = x - np.mean(x)
-    if _dbfs(float(np.max(np.abs(moving)))) < SILENCE_DBFS:
+    if _dbfs(float(np.max(np.abs(x - np.mean(x))))) < SILENCE_DBFS:
         return "constant signal"
-    if rate != RATE:
-        moving = soxr.resample(moving, rate, RATE, quality="HQ")
-    m = describe(moving)
+    # resampled as emovox.audio.resample does (float32, soxr HQ), so that a feature set that cuts the
+    # same audio at the detector's bounds finds its probabilities remembered (speech_probabilities)
+    at_rate = x.astype(np.float32) if rate == RATE else soxr.resample(x.astype(np.float32), rate, RATE, quality="HQ")
+    scaled = at_level(at_rate)
+    if scaled is None:  # the resampling took the last of the movement away
+        return "constant signal"
+    m = describe(at_rate - np.mean(at_rate, dtype=np.float64))  # unclipped: peaks shape the spectra
     if m["peak_share"] > 0.9 and m["steadiness"] > 0.98 and m["whitened_flatness"] > 0.8:
         return "a steady tone"
-    rms = float(np.sqrt(np.mean(moving ** 2)))
-    scaled = np.clip(moving * (10 ** (TARGET_DBFS / 20) / max(rms, 1e-9)), -1.0, 1.0)
-    probabilities = speech_probabilities(scaled)
-    if np.sum(probabilities >= THRESHOLD) * FRAME / RATE >= MIN_SPEECH_S:
+    enough = int(np.ceil(MIN_SPEECH_S * RATE / FRAME))
+    probabilities = speech_probabilities(scaled, enough_frames=enough)
+    if np.sum(probabilities >= THRESHOLD) >= enough:
         return None
     if (probabilities.max() >= WEAK_THRESHOLD and m["change"] > 7.5 and m["steadiness"] < 0.9
             and m["whitened_flatness"] < 0.3):

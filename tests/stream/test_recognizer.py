@@ -123,7 +123,7 @@ def test_close_ends_an_open_segment_and_rows_serialise(model):
     assert [e.kind for e in events] == ["segment"]
     assert events[0].start_s == pytest.approx(0.5, abs=0.07) and events[0].end_s == pytest.approx(2.0, abs=0.07)
     data = json.loads(json.dumps(events[0].to_dict()))
-    assert set(data) == {"file", "kind", "index", "start_s", "end_s", "label", "probabilities", "latency_ms"}
+    assert set(data) == {"file", "kind", "index", "start_s", "end_s", "label", "probabilities", "uncertain", "latency_ms"}
     assert data["file"] == "<stream>" and data["kind"] == "segment" and data["index"] == 0
     assert rec.samples_in == rec.samples_processed == 8000 + speech.size
     assert rec.close() == []  # closing twice gives nothing more

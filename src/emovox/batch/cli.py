@@ -49,7 +49,8 @@ def run_cluster(args: argparse.Namespace, plan) -> int:
     say(f"model: {model}; cluster: {address}")
     result = run_batch([as_text(p) for p in args.paths], model, as_text(args.output), segment=plan,
                        max_duration_s=args.max_duration, batch_files=batch_files or DEFAULT_BATCH_FILES,
-                       cluster=address, workers=jobs, progress=not args.no_progress, log=say)
+                       cluster=address, workers=jobs, progress=not args.no_progress, log=say,
+                       uncertain_below=args.uncertain_below)
     done = "" if result.complete else " so far"
     say(f"{result.rows} row(s) from {result.files} file(s){done}, {result.audio_s / 3600:.2f} h of audio, in "
         f"{result.output} ({result.parts_written} part(s) written, {result.parts_skipped} already done; "

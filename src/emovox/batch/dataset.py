@@ -46,7 +46,7 @@ JOB_FILE = "_job.json"
 SUMMARY_FILE = "_SUCCESS"
 META_KEY = b"emovox"
 #: Fields of ``_job.json`` that must match for a re-run to add to an output.
-JOB_KEYS = ("model_sha256", "labels", "segmentation", "max_duration_s", "columns")
+JOB_KEYS = ("model_sha256", "labels", "segmentation", "max_duration_s", "columns", "uncertain_below")
 
 
 @dataclass(frozen=True)
@@ -252,10 +252,11 @@ class Dataset:
 
 
 def new_job(model_id: str, sha256: str, labels: Sequence[str], plan, max_duration_s: float | None,
-            columns: Sequence[str], batch_files: int) -> dict:
+            columns: Sequence[str], batch_files: int, uncertain_below: float = 0.5) -> dict:
     """The ``_job.json`` of a job."""
     return {"model": model_id, "model_sha256": sha256, "labels": list(labels),
             "segmentation": segmentation_text(plan), "max_duration_s": max_duration_s, "columns": list(columns),
+            "uncertain_below": uncertain_below,
             "batch_files": batch_files, "emovox": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

@@ -78,7 +78,7 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
               batch_files: int = DEFAULT_BATCH_FILES, cluster: str | None = None, workers: int | None = None,
               client=None,
               progress: bool = False, retries: int = 2, on_part: Callable[[dict], None] | None = None,
-              log: Callable[[str], None] | None = None) -> BatchResult:
+              log: Callable[[str], None] | None = None, uncertain_below: float = 0.5) -> BatchResult:
     """Process every input of ``sources`` on a Dask cluster into the Parquet dataset ``output``.
 
     Args:
@@ -98,6 +98,7 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
         retries: times Dask retries a task that raised.
         on_part: called with each committed part's counts (tests, custom progress).
         log: called with lines for the user (the dashboard link, notes).
+        uncertain_below: rows whose top probability is below this are flagged ``uncertain``.
 
     Returns:
         :class:`BatchResult`; an interrupted run (Ctrl-C) returns with ``interrupted=True``.
@@ -122,7 +123,8 @@ def run_batch(sources: Iterable[str | os.PathLike], model: str | os.PathLike, ou
     model_id = model_path.name
     found: Inputs = resolve_inputs(sources)
     schema = _schema(recognizer.labels, found.fields)
-    job = new_job(model_id, sha256, recognizer.labels, segment, max_duration_s, schema.names, batch_files)
+    job = new_job(model_id, sha256, recognizer.labels, segment, max_duration_s, schema.names, batch_files,
+                  uncertain_below)
     dataset = Dataset(output)
     dataset.prepare(job)
     digest = job_digest(job)
@@ -290,7 +292,7 @@ class _Run:
                 part = pending.popleft()
                 task = PartTask(part.name, part.inputs, self.dataset.root, self.dataset.url,
                                 self.job["model"], self.job["model_sha256"], self.segment, self.max_duration_s,
-                                self.schema, self.extra_columns)
+                                self.schema, self.extra_columns, self.job["uncertain_below"])
                 future = client.submit(run_partition, task, key=f"emovox-{part.name[:-8]}-{uuid.uuid4().hex[:8]}",
                                        pure=False, retries=self.retries)
                 running[future] = part

@@ -50,6 +50,7 @@ class PartTask:
         max_duration_s: longer inputs are refused, seconds.
         schema: the part's Arrow schema.
         extra_columns: the names of the inputs' extra values (a manifest's columns), in order.
+        uncertain_below: rows whose top probability is below this are flagged ``uncertain``.
     """
 
     part: str
@@ -62,6 +63,7 @@ class PartTask:
     max_duration_s: float | None
     schema: object
     extra_columns: tuple[str, ...] = ()
+    uncertain_below: float = 0.5
 
 
 try:
@@ -223,6 +225,7 @@ def _process(model, item: Input, task: PartTask):
     if item.error is not None:
         return Predictions(errors=[FileError(item.path, item.error)], labels=model.labels), 0.0
     options = {"segment": task.segment, "max_duration_s": task.max_duration_s}
+    model.uncertain_below = task.uncertain_below  # one worker thread: the job's threshold for its rows
     try:
         if not is_url(item.path):
             found = model.process_file(item.path, **options)

@@ -19,8 +19,11 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=None, help="RAVDESS folder, a folder per emotion, or a CSV manifest")
-    p.add_argument("--corpus", default="auto", choices=list(CORPUS_KINDS), help="how to read --data")
+    p.add_argument("--data", action="append", default=None,
+                   help="RAVDESS folder, another corpus, a folder per emotion, or a CSV manifest; repeat it to "
+                        "train on several corpora (their speakers kept apart as corpus:speaker)")
+    p.add_argument("--corpus", action="append", default=None, choices=list(CORPUS_KINDS),
+                   help="how to read --data (default auto); repeat it to give one per --data")
     p.add_argument("--test-data", default=None,
                    help="a second corpus to test on, for --protocol cross-corpus (train on --data, test on this)")
     p.add_argument("--test-corpus", default="auto", choices=list(CORPUS_KINDS), help="how to read --test-data")
@@ -32,11 +35,20 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def load(args: argparse.Namespace):
-    """The model ``--model`` names (a file or an installed name), else the current model."""
-    from ..recognizer import load_model
+def add_uncertain_option(p: argparse.ArgumentParser) -> None:
+    """``--uncertain-below``: the top probability under which a row is flagged uncertain."""
+    p.add_argument("--uncertain-below", type=float, default=0.5, metavar="P",
+                   help="flag a row uncertain (a ? after the label in tables) when its top probability is below P "
+                        "(0 never)")
 
-    return load_model(resolve_model(args.model))
+
+def load(args: argparse.Namespace):
+    """The model ``--model`` names (a file or an installed name), else the current model; with
+    ``--uncertain-below`` if the command has it."""
+    from ..recognizer import load_model
+    from ..results import UNCERTAIN_BELOW
+
+    return load_model(resolve_model(args.model), uncertain_below=getattr(args, "uncertain_below", UNCERTAIN_BELOW))
 
 
 def resolve_model(given: str | None) -> Path | None:

@@ -20,9 +20,14 @@ def add_arguments(p: argparse.ArgumentParser, training: bool = False) -> None:
     add_data_options(p)
     p.add_argument("--recipe", default=DEFAULT_MODEL, help="what to train: a recipe from `emovox models`")
     p.add_argument("--features", default=None, help="feature set (default: the recipe's own)")
+    p.add_argument("--augment", type=int, default=None, metavar="N",
+                   help="train on N randomly degraded copies of each clip besides the clip (noise, babble, rooms, "
+                        "channels, levels; seeded and cached); default: the recipe's own (see `emovox models`)")
     p.add_argument("--protocol", action="append", default=None,
-                   help="seed, ravdess-si6, speaker-kfold or cross-corpus (with --test-data); repeat for several "
-                        "(default: ravdess-si6 on RAVDESS, else speaker-kfold)"
+                   help="seed, ravdess-si6, speaker-kfold, leave-one-corpus-out (with --data repeated) or "
+                        "cross-corpus (with --test-data); repeat for several "
+                        "(default: ravdess-si6 on RAVDESS, leave-one-corpus-out on several corpora, "
+                        "else speaker-kfold)"
                         + ("; 'none' skips evaluation" if training else ""))
     p.add_argument("--seeds", type=int, default=None,
                    help="model seeds to average over (default: 10 for protocol seed, else 1)")
@@ -44,14 +49,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def dataset(args: argparse.Namespace):
+    from ..errors import ParameterError
     from ..labels import parse_emotions
+    from ..models import get_model_spec
     from ..pipeline import default_feature_set, load_dataset
 
-    data = load_dataset(args.data, parse_emotions(args.emotions), default_feature_set(args.recipe, args.features),
-                        kind=args.corpus, actors=args.actors.split(",") if args.actors else None,
-                        jobs=args.jobs, use_cache=not args.no_cache, progress=not args.no_progress)
+    augment = get_model_spec(args.recipe).augment if args.augment is None else args.augment
+    if augment < 0:
+        raise ParameterError(f"--augment must be 0 or more copies, got {augment}")
+    data = load_dataset(args.data[0] if args.data and len(args.data) == 1 else args.data, parse_emotions(args.emotions),
+                        default_feature_set(args.recipe, args.features), kind=args.corpus or "auto",
+                        actors=args.actors.split(",") if args.actors else None, jobs=args.jobs,
+                        use_cache=not args.no_cache, progress=not args.no_progress, augment=augment)
     s = data.summary()
-    note(args, f"recipe: {args.recipe}; data: {s['files']} files, {s['speakers']} speakers, {len(data.labels)} "
+    copies = f" + {len(data.augmented)} degraded copies" if data.augmented else ""
+    note(args, f"recipe: {args.recipe}; data: {s['files']} files{copies}, {s['speakers']} speakers"
+               f"{' in ' + ' + '.join(s['corpus']) if len(s['corpus']) > 1 else ''}, {len(data.labels)} "
                f"emotions ({', '.join(data.labels)}); features {data.feature_set.name} in {data.seconds:.1f} s "
                f"({data.cached} from cache)")
     report_bad_files(data.errors)
@@ -61,8 +74,10 @@ def dataset(args: argparse.Namespace):
 def protocols(args: argparse.Namespace, data) -> list[str]:
     if args.protocol:
         return [p for p in args.protocol if p != "none"]
-    if all(u.corpus == "ravdess" for u in data.utterances):
+    if all(u.corpus == "ravdess" for u in data.utterances) and not (args.data and len(args.data) > 1):
         return ["ravdess-si6"]
+    if len({u.corpus for u in data.utterances}) > 1:
+        return ["leave-one-corpus-out"]
     return ["speaker-kfold"] if all(u.speaker for u in data.utterances) else []
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import MODEL_EPILOG, add_model_option
+from .common import MODEL_EPILOG, add_model_option, add_uncertain_option
 
 NAME = "listen"
 HELP = "recognise emotions live from a microphone (or a file played as one)"
@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--rate", type=int, default=MIC_RATE, help="microphone sample rate in Hz")
     src.add_argument("--block", type=float, default=0.032, help="block length in seconds")
     add_model_option(p)
+    add_uncertain_option(p)
     vad = p.add_argument_group("voice activity detection")
     vad.add_argument("--vad", default="auto", choices=["auto", "silero", "energy"],
                      help="detector (auto: Silero if installed, else energy)")

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"installed": [m | {"current": current is not None and m["path"] == str(current)}
                                         for m in installed],
                           "recipes": {name: {"features": spec.features, "summary": spec.summary,
+                                             "augmented_copies": spec.augment, "training_cost": spec.cost,
                                              "figures": figures.get(name, [])} for name, spec in MODELS.items()},
                           "feature_sets": available()}, indent=2))
         return 0
@@ -46,8 +47,11 @@ def run(args: argparse.Namespace) -> int:
     print("\nRecipes (`emovox train --recipe NAME`), with figures from bench/accuracy.py:")
     for name, spec in sorted(MODELS.items()):
         print(f"  {name:<11} {'(default) ' if name == DEFAULT_MODEL else ''}features {spec.features}: {spec.summary}")
+        if spec.cost:
+            print(f"  {'':<11} training: {spec.cost}")
         for row in figures.get(name, []):
             print(f"  {'':<11} {row['protocol']:<12} {row['emotions']} emotions: UAR {row['uar']['mean']:.1f} ± "
                   f"{row['uar']['std']:.1f} %")
-    print("\nFeature sets: " + ", ".join(available()))
+    print("\nFeature sets: " + ", ".join(available()) + ", and whisper-<size> / whisper-<size>-vad for a Whisper "
+          "checkpoint on this machine (tiny ... large-v3; see the README)")
     return 0

@@ -8,7 +8,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from .common import MODEL_EPILOG, add_model_option, load, note, report_bad_files
+from .common import MODEL_EPILOG, add_model_option, add_uncertain_option, load, note, report_bad_files
 
 NAME = "predict"
 HELP = "the emotions in audio files and folders: one row per file, or a timeline of segments or windows"
@@ -41,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="write rows to FILE as each input finishes (written under a temporary name and put in "
                           "place at the end or on Ctrl-C) instead of standard output")
     out.add_argument("--json", action="store_true", help="the same as --format json")
+    add_uncertain_option(out)
     out.add_argument("--top", type=int, default=None, metavar="K",
                      help="table: list the K most probable emotions per row (default 3, fewer if the terminal is narrow)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes")

@@ -42,6 +42,14 @@ def speaker_normalise(features: np.ndarray, speakers: Sequence) -> np.ndarray:
 
 
 def speaker_adapted(dataset: Dataset) -> Dataset:
-    """A copy of ``dataset`` whose features are :func:`speaker_normalise`-d (speakers within a corpus)."""
+    """A copy of ``dataset`` whose features are :func:`speaker_normalise`-d (speakers within a corpus).
+
+    Augmented copies (training only) are normalised the same way among themselves: a speaker's
+    degraded copies by the statistics of that speaker's degraded copies, as a noisy session would be.
+    """
     keys = [f"{u.corpus}/{u.speaker}" if u.speaker is not None else None for u in dataset.utterances]
-    return replace(dataset, features=speaker_normalise(dataset.features, keys))
+    augmented = dataset.augmented
+    if augmented is not None:
+        augmented = replace(augmented, features=speaker_normalise(augmented.features,
+                                                                  [keys[i] for i in augmented.source]))
+    return replace(dataset, features=speaker_normalise(dataset.features, keys), augmented=augmented)

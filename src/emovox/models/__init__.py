@@ -4,7 +4,7 @@ The recipes are imported on first use (``MODELS``, ``ModelSpec``, ``get_model_sp
 bundle does not load scikit-learn.
 """
 
-DEFAULT_MODEL = "whisper-lr"
+DEFAULT_MODEL = "whisper-vad-aug-lr"
 
 _LAZY = ("MODELS", "ModelSpec", "get_model_spec")
 

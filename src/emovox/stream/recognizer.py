@@ -313,4 +313,5 @@ class StreamSession:
         return Prediction(self.file, self.offset_s + start / self.rate, self.offset_s + end / self.rate,
                           labels[int(np.argmax(probs))], {label: float(p) for label, p in zip(labels, probs)},
                           kind, index, (time.perf_counter() - decided) * 1000.0,
-                          self._last_samples if self.keep_audio else None, self.rate if self.keep_audio else 0)
+                          self._last_samples if self.keep_audio else None, self.rate if self.keep_audio else 0,
+                          self.model.is_uncertain(probs))

@@ -91,7 +91,7 @@ class TerminalSink:
         else:
             prefix = "\r\x1b[2K" if self._open_line else ""
             self._open_line = False
-            head = f"#{event.index:<3} {times}  {event.label:<9} "
+            head = f"#{event.index:<3} {times}  {event.label + ('?' if event.uncertain else ''):<9} "
             tail = f"  ({event.latency_ms or 0:.0f} ms)"
             self.stream.write(f"{prefix}{head}{self._bars(event, len(head), len(tail))}{tail}\n")
         self.stream.flush()

@@ -180,12 +180,15 @@ def train(request: TrainRequest, stop: threading.Event, post: Post) -> dict:
     The new bundle goes into the model store; whether it replaces the model in use is the app's (the user's) choice.
     """
     from ...evaluation.report import confusion_png
+    from ...models import get_model_spec
     from ...pipeline import default_feature_set, evaluate, fit_bundle, load_dataset
 
     feature_set = default_feature_set(request.model)
-    post("progress", (0.05, f"Reading {request.data} and computing {feature_set.name} features…"))
+    copies = get_model_spec(request.model).augment
+    post("progress", (0.05, f"Reading {request.data} and computing {feature_set.name} features"
+                            + (f" (and {copies} degraded copies of each clip)…" if copies else "…")))
     dataset = load_dataset(request.data, request.emotions, feature_set, actors=request.actors or None,
-                           jobs=request.jobs, progress=False)
+                           jobs=request.jobs, progress=False, augment=copies)
     summary = dataset.summary()
     if stop.is_set():
         raise InterruptedError("training cancelled")
