@@ -7,9 +7,9 @@ For each model (with its own feature set) it runs ravdess-si6 on all 8 emotions,
 ravdess-si6 on the seed's 4 emotions, and the seed's random split on those 4 emotions
 (over --seeds model initialisations); a recipe that trains on degraded copies
 (whisper-vad-aug-lr) gets them in every training fold, never in a test. For the models in
---cross-models (default whisper-lr and whisper-vad-aug-lr), when EMOVO is found (--emovo, default ../shared/data/emovo), it adds the
-cross-corpus rows over the 7 emotions both corpora share: trained on all of RAVDESS,
-tested on all of EMOVO, and the other way round. Each of those models also gets
+--cross-models (default whisper-lr and whisper-vad-aug-lr), when EMOVO is found (--emovo,
+default ../shared/data/emovo), it adds the cross-corpus rows over the 7 emotions both corpora
+share: trained on all of RAVDESS, tested on all of EMOVO, and the other way round. Each of those models also gets
 speaker-adaptive rows (features standardised per speaker from the speaker's own
 unlabelled clips, emovox.evaluation.adaptation): ravdess-si6 with 8 emotions and both
 cross-corpus directions. Those rows use the test speakers' audio and are never the headline.

@@ -202,8 +202,8 @@ def main() -> None:
     for r in rows:
         target = "" if r["condition"] not in TARGETS else ("met" if r["drop"] <= 5 else "**not met**")
         print(f"| {r['condition']} | {r['uar']['mean']:.1f} ± {r['uar']['std']:.1f} | {r.get('drop', 0.0):.1f} | "
-              f"{r['accuracy']['mean']:.1f} ± {r['accuracy']['std']:.1f} | {r['ece']['mean']:.1f} | {r['ece_floor']['mean']:.1f} | "
-              f"{r['ece_pooled']:.1f} | "
+              f"{r['accuracy']['mean']:.1f} ± {r['accuracy']['std']:.1f} | {r['ece']['mean']:.1f} | "
+              f"{r['ece_floor']['mean']:.1f} | {r['ece_pooled']:.1f} | "
               f"{target} |")
     out = {"bench": "robustness", "model": spec.name, "features": feature_set.describe(), "every": args.every,
            "clips": len(tested), "rows": rows}

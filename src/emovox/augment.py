@@ -177,7 +177,8 @@ def training_degradation(samples: np.ndarray, rate: int, rng: np.random.Generato
     with an exponent 0-2 (white to brown) or, one time in two, babble of 3-8 "talkers" made
     from the clip's own voice (:func:`self_babble`); a channel (p 0.3): the telephone, Opus,
     Vorbis or a random band limit (50-400 Hz to 3-8 kHz); a level of -45 to -15 dBFS (p 0.2)
-    or clipping by 3-15 dB (p 0.05). At least one of them is applied. Answers ``(samples, rate)`` as the other functions do.
+    or clipping by 3-15 dB (p 0.05). At least one of them is applied. Answers ``(samples, rate)`` as the
+    other functions do.
     """
     x = np.asarray(samples, dtype=np.float64)
     applied = 0

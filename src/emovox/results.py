@@ -188,7 +188,8 @@ class Predictions(Sequence[Prediction]):
         ends = pd.to_timedelta([p.end_s for p in self.rows], unit="s")
         index = pd.MultiIndex.from_arrays([files, starts, ends], names=["file", "start", "end"])
         data = {"label": [p.label for p in self.rows], "confidence": [p.confidence for p in self.rows],
-                "uncertain": [p.uncertain for p in self.rows], "kind": [str(p.kind) for p in self.rows], "index": [p.index for p in self.rows]}
+                "uncertain": [p.uncertain for p in self.rows], "kind": [str(p.kind) for p in self.rows],
+                "index": [p.index for p in self.rows]}
         for label in labels:
             data[label] = [float(p.probabilities.get(label, math.nan)) for p in self.rows]
         return pd.DataFrame(data, index=index)

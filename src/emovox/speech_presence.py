@@ -147,6 +147,7 @@ def speech_probabilities(samples: np.ndarray, *, enough_frames: int | None = Non
         found += probabilities[i] >= THRESHOLD
         if enough_frames is not None and found >= enough_frames:
             return probabilities[:i + 1]
+    probabilities.setflags(write=False)  # shared with later callers: nobody may change it
     memo[key] = probabilities
     while len(memo) > MEMO_SIZE:
         memo.pop(next(iter(memo)))
