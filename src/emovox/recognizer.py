@@ -98,16 +98,21 @@ class Recognizer:
 
     # -- the core: samples in, probabilities out ------------------------------------------------------------
 
-    def probabilities(self, samples: np.ndarray, rate: int, *, name: str = "<array>") -> np.ndarray:
+    def probabilities(self, samples: np.ndarray, rate: int, *, name: str = "<array>",
+                      check_speech: bool = False) -> np.ndarray:
         """Probabilities, float64 shape ``(n_labels,)``, of mono float32 ``samples`` at ``rate`` Hz.
 
         The one place audio meets the model: the samples are resampled to :attr:`rate` and validated here.
+        With ``check_speech`` (and :attr:`require_speech`), audio without speech is refused too, checked on
+        the samples already resampled (:func:`emovox.speech_presence.detect`).
 
         Raises:
-            AudioError: silent, too short, or not finite (the message names ``name``).
+            AudioError: silent, too short, not finite, or no speech (the message names ``name``).
         """
         audio = audio_io.from_array(samples, rate, name=name, resample_to=self.rate)
         features = self.feature_set.transform(audio)
+        if check_speech:
+            self._check_speech(audio.samples, audio.rate, name)
         return np.asarray(self.bundle.probabilities(features[None, :])[0], dtype=np.float64)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
@@ -323,8 +328,7 @@ class Recognizer:
                 raise AudioError(name, f"longer than {limit_s:g} s: too long for one label; "
                                        "cut it into segments (segment='vad' or 'windows', or `--segments`)")
         samples = np.concatenate(kept) if kept else np.zeros(0, np.float32)
-        probs = self.probabilities(samples, rate, name=name)  # refuses silence, NaN, too short first
-        self._check_speech(samples, rate, name)
+        probs = self.probabilities(samples, rate, name=name, check_speech=True)  # silence, NaN, too short, no speech
         return self.row(probs, name, offset_s, offset_s + samples.size / rate)
 
     def _check_speech(self, samples: np.ndarray, rate: int, name: str) -> None:
@@ -367,8 +371,7 @@ class Recognizer:
         def classify(start: int, stop: int) -> None:
             piece = buffer[start - buffer_start:stop - buffer_start]
             try:
-                probs = self.probabilities(piece, rate, name=name)
-                self._check_speech(piece, rate, name)
+                probs = self.probabilities(piece, rate, name=name, check_speech=True)
             except AudioError:
                 return  # a window that is silent, too short or holds no speech gets no row
             rows.append(self.row(probs, name, offset_s + start / rate, offset_s + stop / rate, Kind.WINDOW,

@@ -57,10 +57,9 @@ def dataset(args: argparse.Namespace):
     augment = get_model_spec(args.recipe).augment if args.augment is None else args.augment
     if augment < 0:
         raise ParameterError(f"--augment must be 0 or more copies, got {augment}")
-    data = load_dataset(args.data[0] if args.data and len(args.data) == 1 else args.data, parse_emotions(args.emotions),
-                        default_feature_set(args.recipe, args.features), kind=args.corpus or "auto",
-                        actors=args.actors.split(",") if args.actors else None, jobs=args.jobs,
-                        use_cache=not args.no_cache, progress=not args.no_progress, augment=augment)
+    data = load_dataset(args.data, parse_emotions(args.emotions), default_feature_set(args.recipe, args.features),
+                        kind=args.corpus or "auto", actors=args.actors.split(",") if args.actors else None,
+                        jobs=args.jobs, use_cache=not args.no_cache, progress=not args.no_progress, augment=augment)
     s = data.summary()
     copies = f" + {len(data.augmented)} degraded copies" if data.augmented else ""
     note(args, f"recipe: {args.recipe}; data: {s['files']} files{copies}, {s['speakers']} speakers"

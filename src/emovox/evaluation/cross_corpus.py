@@ -58,9 +58,10 @@ def cross_corpus(train: Dataset, test: Dataset, model: str, *, seeds: Sequence[i
         raise DataError(f"cross-corpus: the training emotions ({', '.join(train.labels)}) and the test emotions "
                         f"({', '.join(test.labels)}) share {len(labels)}; at least 2 are needed")
     spec = get_model_spec(model)
-    _, _, train_rows = _restrict(train, labels)
+    train_targets = _reindexed(train, labels)
+    train_rows = np.flatnonzero(train_targets >= 0)
     x_train, y_train, train_groups = training_rows(  # with the augmented copies of those rows, if any
-        train.features, _reindexed(train, labels), np.array([u.speaker for u in train.utterances], dtype=object),
+        train.features, train_targets, np.array([u.speaker for u in train.utterances], dtype=object),
         train_rows, train.augmented)
     x_test, y_test, test_rows = _restrict(test, labels)
     fold = f"{_corpus_name(train, train_rows)} -> {_corpus_name(test, test_rows)}"
@@ -86,9 +87,9 @@ def cross_corpus(train: Dataset, test: Dataset, model: str, *, seeds: Sequence[i
 
 def _restrict(dataset: Dataset, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, targets re-indexed into ``labels``, and the row indices kept."""
-    names = np.array(dataset.labels)[dataset.targets]
-    rows = np.flatnonzero(np.isin(names, labels))
-    return dataset.features[rows], np.array([labels.index(n) for n in names[rows]], dtype=int), rows
+    targets = _reindexed(dataset, labels)
+    rows = np.flatnonzero(targets >= 0)
+    return dataset.features[rows], targets[rows], rows
 
 
 def _reindexed(dataset: Dataset, labels: Sequence[str]) -> np.ndarray:
