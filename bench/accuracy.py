@@ -1,7 +1,8 @@
 """Accuracy of emovox's models: models x feature sets x protocols, on RAVDESS (and EMOVO).
 
 Run:  .venv/bin/python bench/accuracy.py [--data DIR] [--emovo DIR] [--models a,b] [--seeds N]
-                                          [--cross-models a,b] [--only within|cross] [--update-figures]
+                                          [--cross-models a,b] [--only within|cross] [--augment N]
+                                          [--update-figures]
 
 For each model (with its own feature set) it runs ravdess-si6 on all 8 emotions,
 ravdess-si6 on the seed's 4 emotions, and the seed's random split on those 4 emotions
@@ -75,12 +76,13 @@ def row(model: str, feature_set, protocol: str, emotions: int, result: dict, sta
     return r
 
 
-def within(model: str, data, seeds: int, adaptive: bool) -> list[dict]:
+def within(model: str, data, seeds: int, adaptive: bool, copies: int | None = None) -> list[dict]:
     """The RAVDESS rows of one model (and its speaker-adaptive ravdess-si6 row)."""
     feature_set = default_feature_set(model)
     rows = []
     for protocol, emotions in PLAN:
-        dataset = load_dataset(data, emotions, feature_set, progress=False, augment=MODELS[model].augment)
+        dataset = load_dataset(data, emotions, feature_set, progress=False,
+                               augment=MODELS[model].augment if copies is None else copies)
         started = time.perf_counter()
         (result,) = evaluate(dataset, model, [protocol], seeds=list(range(seeds)) if protocol == "seed" else [0],
                              progress=False)
@@ -93,10 +95,11 @@ def within(model: str, data, seeds: int, adaptive: bool) -> list[dict]:
     return rows
 
 
-def across(model: str, data, emovo: Path) -> list[dict]:
+def across(model: str, data, emovo: Path, copies: int | None = None) -> list[dict]:
     """Cross-corpus rows: RAVDESS -> EMOVO and EMOVO -> RAVDESS over the 7 shared emotions, plain and speaker-adaptive."""
     feature_set = default_feature_set(model)
-    copies = MODELS[model].augment  # degraded training copies, for a recipe that trains on them
+    if copies is None:
+        copies = MODELS[model].augment  # degraded training copies, for a recipe that trains on them
     ravdess = load_dataset(data, SHARED7, feature_set, progress=False, augment=copies)
     italian = load_dataset(emovo, SHARED7, feature_set, kind="emovo", progress=False, augment=copies)
     rows = []
@@ -237,6 +240,9 @@ def main() -> None:
                         help="models that also get cross-corpus and speaker-adaptive rows")
     parser.add_argument("--only", choices=("within", "cross"), default=None,
                         help="run only the RAVDESS rows or only the cross-corpus rows")
+    parser.add_argument("--augment", type=int, default=None, metavar="N",
+                        help="train on N degraded copies per clip instead of the recipe's own (an experiment: "
+                             "results are printed, not written)")
     parser.add_argument("--update-figures", action="store_true", help="write src/emovox/models/figures.json")
     parser.add_argument("--layer-sweep", action="store_true", help="score every Whisper-base layer and pooling instead")
     args = parser.parse_args()
@@ -249,9 +255,9 @@ def main() -> None:
     for model in args.models.split(","):
         cross = model in args.cross_models.split(",")
         if args.only != "cross":
-            rows += within(model, args.data, args.seeds, adaptive=cross)
+            rows += within(model, args.data, args.seeds, adaptive=cross, copies=args.augment)
         if args.only != "within" and cross and emovo is not None and emovo.is_dir():
-            rows += across(model, args.data, emovo)
+            rows += across(model, args.data, emovo, copies=args.augment)
 
     print("\n| model | features | protocol | emotions | UAR % | accuracy % | macro-F1 % | ECE % per fold | "
           "ECE % all folds | fit s |")
@@ -265,6 +271,8 @@ def main() -> None:
     print(json.dumps({"bench": "accuracy", "rows": [{k: r[k] for k in ("model", "protocol", "emotions", "uar")}
                                                       for r in rows]}))
     # rows of models not run this time are kept from the previous results
+    if args.augment is not None:  # an experiment, not the recipe: nothing is written
+        return
     results_path = ROOT / "bench" / "results" / "accuracy.json"
     ran = {(r["model"], r["protocol"].startswith("cross-corpus")) for r in rows}
     kept = json.loads(results_path.read_text())["rows"] if results_path.is_file() else []
