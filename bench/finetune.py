@@ -31,6 +31,7 @@ The PyTorch variants need ``emovox[neural]`` (in the ``dev`` extra).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -85,10 +86,9 @@ def corpus_frames(utterances: list, jobs: int) -> list[np.ndarray]:
         started = time.perf_counter()
         with get_context("fork").Pool(jobs, _frames_init) as pool:
             frames = pool.map(_frames_of, [str(u.path) for u in utterances], chunksize=8)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with open(cached.with_suffix(".tmp"), "wb") as out:
-            np.savez(out, lengths=np.array([len(f) for f in frames]), frames=np.concatenate(frames))
-        os.replace(cached.with_suffix(".tmp"), cached)
+        packed = io.BytesIO()
+        np.savez(packed, lengths=np.array([len(f) for f in frames]), frames=np.concatenate(frames))
+        atomic_write(cached, packed.getvalue())
         print(f"frames of {len(utterances)} clips in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     with np.load(cached) as data:
         lengths, stacked = data["lengths"], data["frames"]  # each read of an npz entry reads it whole again
