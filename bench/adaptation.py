@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from emovox.evaluation.adaptation import EPSILON, speaker_adapted
+from emovox.evaluation.adaptation import speaker_adapted, speaker_normalise
 from emovox.evaluation.protocols import make_folds
 from emovox.evaluation.runner import fit_with_groups, training_rows
 from emovox.features import get_feature_set
@@ -45,8 +45,7 @@ def standardised_from(features: np.ndarray, speakers: np.ndarray, rows: np.ndarr
         same = np.flatnonzero(speakers == speakers[i])
         drawn = same if clips >= len(same) else np.concatenate([[i], rng.choice(same[same != i], clips - 1,
                                                                                replace=False)])
-        block = features[drawn].astype(np.float64)
-        out[j] = (features[i] - block.mean(axis=0)) / (block.std(axis=0) + EPSILON)
+        out[j] = speaker_normalise(features[drawn], [speakers[i]] * len(drawn))[np.flatnonzero(drawn == i)[0]]
     return out
 
 
