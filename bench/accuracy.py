@@ -12,7 +12,7 @@ ravdess-si6 on the seed's 4 emotions, and the seed's random split on those 4 emo
 default ../shared/data/emovo), it adds the cross-corpus rows over the 7 emotions both corpora
 share: trained on all of RAVDESS, tested on all of EMOVO, and the other way round. Each of those models also gets
 speaker-adaptive rows (features standardised per speaker from the speaker's own
-unlabelled clips, emovox.evaluation.adaptation): ravdess-si6 with 8 emotions and both
+unlabelled clips, emovox.adaptation): ravdess-si6 with 8 emotions and both
 cross-corpus directions. Those rows use the test speakers' audio and are never the headline.
 
 It prints UAR, accuracy, macro-F1 and, for models with probabilities, the expected
@@ -45,7 +45,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # BLAS threads spin and slow fits down on a shared machine
-from emovox.evaluation.adaptation import speaker_adapted
 from emovox.evaluation.cross_corpus import cross_corpus
 from emovox.labels import EMOTIONS, SEED_EMOTIONS
 from emovox.models import MODELS
@@ -89,7 +88,7 @@ def within(model: str, data, seeds: int, adaptive: bool, copies: int | None = No
         rows.append(row(model, feature_set, protocol, len(emotions), result, started))
         if adaptive and protocol == "ravdess-si6" and emotions == EMOTIONS:
             started = time.perf_counter()
-            (result,) = evaluate(speaker_adapted(dataset), model, [protocol], progress=False)
+            (result,) = evaluate(dataset.speaker_adapted(), model, [protocol], progress=False)
             rows.append(row(model, feature_set, f"{protocol} (speaker-adaptive)", len(emotions), result, started,
                             adaptation="speaker"))
     return rows
@@ -106,7 +105,7 @@ def across(model: str, data, emovo: Path, copies: int | None = None) -> list[dic
     for adaptive in (False, True):
         for train, test in ((ravdess, italian), (italian, ravdess)):
             if adaptive:
-                train, test = speaker_adapted(train), speaker_adapted(test)
+                train, test = train.speaker_adapted(), test.speaker_adapted()
             started = time.perf_counter()
             result = cross_corpus(train, test, model)
             name = f"cross-corpus {result['runs'][0]['fold'].replace(' ', '')}"
@@ -171,7 +170,7 @@ def layer_sweep(data, emovo: Path) -> None:
     from sklearn.preprocessing import StandardScaler
 
     from emovox import corpora
-    from emovox.evaluation.adaptation import speaker_normalise
+    from emovox.adaptation import speaker_normalise
     from emovox.evaluation.protocols import RAVDESS_SI6
     from emovox.features import extract_files, get_feature_set
     from emovox.features.whisper_onnx import encoder_onnx, whisper_base_weights

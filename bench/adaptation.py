@@ -5,11 +5,18 @@ Run:  .venv/bin/python bench/adaptation.py [--data DIR] [--model whisper-vad-aug
 The speaker-adaptive rows of bench/accuracy.py standardise each test clip with the mean and
 standard deviation of all 60 clips of its speaker. A call or a live session has heard fewer.
 Here, on ravdess-si6 (8 emotions), the model is trained on speaker-standardised features of the
-training actors (emovox.evaluation.adaptation, degraded copies included for a recipe that trains on
+training actors (Dataset.speaker_adapted, degraded copies included for a recipe that trains on
 them), and each test clip is standardised with the statistics of itself and N - 1 other clips of
 its speaker drawn at random (seeded by N), for each N in --clips. The clips drawn span the
 speaker's emotions as RAVDESS does (every actor reads every emotion), which flatters small N: a
 session whose first clips are all one emotion would be standardised towards it.
+
+Then what a live session (`emovox listen --adapt`, `model.stream(rate, speaker=...)`) does: each
+test speaker's 60 clips heard one after another, every clip added to the speaker's
+emovox.adaptation.SpeakerProfile as it comes, answered without adaptation until the profile holds
+10 clips and adapted with everything heard so far from then on; once in a random order (seeded) and
+once in the corpus's own order, which is by emotion (neutral first, surprised last): the worst case
+the caveat above describes, a session whose first clips are all one mood.
 
 Prints UAR per N (mean ± std over the folds) beside the model without adaptation, and writes
 bench/results/adaptation.json.
@@ -26,7 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from emovox.evaluation.adaptation import speaker_adapted, speaker_normalise
+from emovox.adaptation import MIN_UTTERANCES, SpeakerProfile, speaker_normalise
 from emovox.evaluation.protocols import make_folds
 from emovox.evaluation.runner import fit_with_groups, training_rows
 from emovox.features import get_feature_set
@@ -49,6 +56,24 @@ def standardised_from(features: np.ndarray, speakers: np.ndarray, rows: np.ndarr
     return out
 
 
+def session_answers(plain, model, features: np.ndarray, speakers: np.ndarray, rows: np.ndarray,
+                    rng: np.random.Generator | None) -> np.ndarray:
+    """Predicted classes of ``features[rows]`` as a session hears them: per speaker, in a random order drawn by
+    ``rng`` (``None``: in the order of ``rows``), ``plain``'s answer until the speaker's profile holds
+    :data:`MIN_UTTERANCES` clips (the current one included), then ``model``'s on the clip standardised with it."""
+    answers = np.empty(len(rows), dtype=int)
+    for speaker in dict.fromkeys(speakers[rows]):
+        mine = np.flatnonzero(speakers[rows] == speaker)
+        order = mine if rng is None else rng.permutation(mine)
+        profile = SpeakerProfile(features.shape[1])
+        for j in order:
+            x = features[rows[j]][None, :]
+            profile.add(x)
+            answers[j] = (model.predict(profile.normalise(x)) if profile.ready(MIN_UTTERANCES)
+                          else plain.predict(x))[0]
+    return answers
+
+
 def main() -> None:
     from sklearn.base import clone
     from sklearn.metrics import balanced_accuracy_score
@@ -62,9 +87,10 @@ def main() -> None:
     counts = [int(n) for n in args.clips.split(",")]
     dataset = load_dataset(args.data, list(EMOTIONS), get_feature_set(spec.features), augment=spec.augment,
                            progress=False)
-    adapted = speaker_adapted(dataset)
+    adapted = dataset.speaker_adapted()
     speakers = np.array([u.speaker for u in dataset.utterances], dtype=object)
-    scores: dict = {"none": [], **{n: [] for n in counts}}
+    sessions = ("session, random order", "session, emotion order")
+    scores: dict = {"none": [], **{n: [] for n in counts}, **{name: [] for name in sessions}}
     for fold in make_folds("ravdess-si6", dataset.utterances):
         test = fold.test
         plain = clone(spec.build(0))
@@ -77,6 +103,9 @@ def main() -> None:
         for n in counts:
             x = standardised_from(dataset.features, speakers, test, n, np.random.default_rng(n))
             scores[n].append(balanced_accuracy_score(dataset.targets[test], model.predict(x)))
+        for name, rng in zip(sessions, (np.random.default_rng(0), None)):  # test rows are sorted by path: by emotion
+            answers = session_answers(plain, model, dataset.features, speakers, test, rng)
+            scores[name].append(balanced_accuracy_score(dataset.targets[test], answers))
         print(fold.name, " ".join(f"{n}: {100 * s[-1]:.1f}" for n, s in scores.items()), file=sys.stderr, flush=True)
     rows = [{"clips": n, "uar": {"mean": round(100 * float(np.mean(s)), 1), "std": round(100 * float(np.std(s)), 1)},
              "folds": [round(100 * float(v), 2) for v in s]} for n, s in scores.items()]

@@ -121,7 +121,7 @@ def test_encoder_builder_layers_and_frames():
 
 
 def test_speaker_normalise_uses_each_speakers_own_rows():
-    from emovox.evaluation.adaptation import speaker_normalise
+    from emovox.adaptation import speaker_normalise
 
     x, _, g = blobs(n_speakers=3, per=10)
     z = speaker_normalise(x, g)

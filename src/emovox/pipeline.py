@@ -54,6 +54,24 @@ class Dataset:
         return (corpora.summary(self.utterances) | {"left_out": len(self.errors)}
                 | ({"augmentation": self.augmentation | {"rows": len(self.augmented)}} if self.augmented else {}))
 
+    def speaker_adapted(self) -> Dataset:
+        """A copy whose features are standardised per speaker (:func:`emovox.adaptation.speaker_normalise`;
+        speakers within a corpus): what the speaker-adaptive head trains on, and the speaker-adaptive
+        evaluation rows' data. Degraded copies are standardised among themselves: a speaker's copies by the
+        statistics of that speaker's copies, as a noisy session would be.
+
+        Raises:
+            DataError: a recording has no speaker.
+        """
+        from .adaptation import speaker_normalise
+
+        keys = [f"{u.corpus}/{u.speaker}" if u.speaker is not None else None for u in self.utterances]
+        augmented = self.augmented
+        if augmented is not None:
+            augmented = dataclasses.replace(augmented, features=speaker_normalise(
+                augmented.features, [keys[i] for i in augmented.source]))
+        return dataclasses.replace(self, features=speaker_normalise(self.features, keys), augmented=augmented)
+
     def training_rows(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(features, targets, speakers)`` to fit on: ``rows`` (default all), then their augmented copies."""
         rows = np.arange(len(self.utterances)) if rows is None else np.asarray(rows)
@@ -145,14 +163,26 @@ def evaluate(dataset: Dataset, model: str, protocols: Sequence[str], *, seeds: S
 
 
 def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results: Sequence[dict] = (),
-               seed: int = 0) -> Path:
-    """Fit ``model`` on all of ``dataset`` and save it as a bundle with the evaluation ``results``."""
+               seed: int = 0, speaker_adaptive: bool | None = None) -> Path:
+    """Fit ``model`` on all of ``dataset`` and save it as a bundle with the evaluation ``results``.
+
+    Args:
+        speaker_adaptive: also fit the speaker-adaptive head (the model again, on features standardised per
+            speaker; :mod:`emovox.adaptation`). ``None``: when the recipe supports it
+            (:attr:`~emovox.models.ModelSpec.speaker_adaptive`) and every recording has a speaker.
+
+    Raises:
+        DataError: ``speaker_adaptive=True`` but the recipe cannot have the head, or a recording has no speaker.
+    """
     spec = get_model_spec(model)
     estimator = spec.build(seed)
     started = time.perf_counter()
     # tuned on held-out speakers when the recipe can use them (the same as in evaluation)
     fit_with_groups(estimator, *dataset.training_rows())
     fit_seconds = time.perf_counter() - started
+    speaker_head = speaker_entry = None
+    if _wants_speaker_head(dataset, spec, speaker_adaptive):
+        speaker_head, speaker_entry = _fit_speaker_head(dataset, spec, seed)
     manifest = {
         "labels": list(dataset.labels),
         "feature_set": dataset.feature_set.describe(),
@@ -165,9 +195,38 @@ def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results:
         "metrics": [{"protocol": r["protocol"], **{m: r["summary"][m] for m in r["summary"]},
                      "recall": r["recall"], "n_folds": r["n_folds"], "seeds": r["seeds"]} for r in results],
         "licence_note": licence_note(dataset.summary()["corpus"]),
+        **({"speaker_adaptive": speaker_entry} if speaker_entry else {}),
     }
     return bundle_io.save(out, bundle_io.to_onnx(estimator, dataset.features.shape[1]), manifest,
-                          dataset.feature_set.assets)
+                          dataset.feature_set.assets, speaker_head=speaker_head)
+
+
+def _wants_speaker_head(dataset: Dataset, spec, asked: bool | None) -> bool:
+    """Whether :func:`fit_bundle` fits a speaker-adaptive head (see its ``speaker_adaptive``)."""
+    speakers = {u.speaker for u in dataset.utterances}
+    usable = None not in speakers and len(speakers) >= 2
+    if asked is None:
+        return spec.speaker_adaptive and usable
+    if asked and not spec.speaker_adaptive:
+        raise DataError(f"recipe {spec.name!r} has no speaker-adaptive head (the whisper-* and stats-lr recipes do)")
+    if asked and not usable:
+        raise DataError("a speaker-adaptive head needs a speaker for every recording, and two speakers at least")
+    return bool(asked)
+
+
+def _fit_speaker_head(dataset: Dataset, spec, seed: int) -> tuple[bytes, dict]:
+    """The recipe fitted on ``dataset`` standardised per speaker: its ONNX and its manifest entry."""
+    from .adaptation import MIN_UTTERANCES
+
+    adapted = dataset.speaker_adapted()
+    estimator = spec.build(seed)
+    started = time.perf_counter()
+    fit_with_groups(estimator, *adapted.training_rows())
+    entry = {"min_utterances": MIN_UTTERANCES,
+             "summary": "the same recipe on features standardised per training speaker (emovox.adaptation)",
+             "fitted": {k: float(v) for k in ("C_", "temperature_") if (v := getattr(estimator, k, None)) is not None},
+             "fit_seconds": round(time.perf_counter() - started, 3)}
+    return bundle_io.to_onnx(estimator, dataset.features.shape[1]), entry
 
 
 #: What a bundle trained on each corpus must say about its licence.

@@ -6,6 +6,7 @@
 >>> model.process_folder("recordings/", segment="windows", window_s=3.0)       # many files
 >>> session = model.stream(48000)                                              # live blocks
 >>> rows = session.feed(block) + session.close()
+>>> model.adapted(model.speaker_profile(my_clips)).process_file("mine.wav")    # adapted to one voice
 
 Every method answers with :class:`~emovox.results.Prediction` rows (file, start_s, end_s, label,
 probabilities, kind) collected in :class:`~emovox.results.Predictions`, which keeps the inputs that
@@ -16,6 +17,7 @@ long recording never has to fit in memory.
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from collections.abc import Iterable, Iterator
@@ -25,6 +27,7 @@ from typing import BinaryIO
 import numpy as np
 
 from . import audio as audio_io
+from .adaptation import MIN_UTTERANCES, SpeakerProfile
 from .errors import AudioError, BundleError, LowRateWarning, ParameterError
 from .features import FeatureSet, SpeechFeatureSet, get_feature_set
 from .models import bundle as bundle_io
@@ -70,6 +73,10 @@ class Recognizer:
         self.require_speech: bool = True
         #: A row whose top probability is below this is flagged ``uncertain`` (0 turns the flag off).
         self.uncertain_below: float = UNCERTAIN_BELOW
+        #: The voice this recognizer is adapted to (:meth:`adapted`); ``None``: it answers for any voice.
+        self.speaker: SpeakerProfile | None = None
+        #: Called with ``(features, audio, speech_checked)`` for every input or window classified (profiles).
+        self._on_features = None
 
     # -- what it is ---------------------------------------------------------------------------------------
 
@@ -93,8 +100,19 @@ class Recognizer:
         return Path(self.bundle.path).name
 
     def describe(self) -> str:
-        """One line: file, labels, rate."""
-        return f"{self.name} ({', '.join(self.labels)}; {self.rate} Hz)"
+        """One line: file, labels, rate (and the voice it is adapted to)."""
+        adapted = f"; adapted to a voice from {self.speaker.count} utterances" if self.speaker is not None else ""
+        return f"{self.name} ({', '.join(self.labels)}; {self.rate} Hz{adapted})"
+
+    @property
+    def speaker_adaptive(self) -> bool:
+        """Whether the bundle has a speaker-adaptive head (:meth:`adapted`, ``stream(speaker=...)``)."""
+        return self.bundle.speaker_adaptive is not None
+
+    @property
+    def min_speaker_utterances(self) -> int:
+        """Utterances a :class:`~emovox.adaptation.SpeakerProfile` needs before this model's answers use it."""
+        return int((self.bundle.speaker_adaptive or {}).get("min_utterances", MIN_UTTERANCES))
 
     # -- the core: samples in, probabilities out ------------------------------------------------------------
 
@@ -113,11 +131,114 @@ class Recognizer:
         features = self.feature_set.transform(audio)
         if check_speech:
             self._check_speech(audio.samples, audio.rate, name)
-        return np.asarray(self.bundle.probabilities(features[None, :])[0], dtype=np.float64)
+        if self._on_features is not None:
+            self._on_features(features, audio, check_speech and self.require_speech)
+        return self.predict_proba(features[None, :])[0]
 
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """Probabilities, shape ``(n, n_labels)``, for precomputed features of shape ``(n, dim)``."""
-        return self.bundle.probabilities(features)
+    def features(self, samples: np.ndarray, rate: int, *, name: str = "<array>") -> np.ndarray:
+        """The feature vector, float32 shape ``(dim,)``, of mono ``samples`` at ``rate`` Hz (resampled to :attr:`rate`).
+
+        Raises:
+            AudioError: silent, too short or not finite (the message names ``name``).
+        """
+        return self.feature_set.transform(audio_io.from_array(samples, rate, name=name, resample_to=self.rate))
+
+    def holds_speech(self, samples: np.ndarray, rate: int) -> bool:
+        """Whether ``samples`` hold speech (:func:`emovox.speech_presence.detect`; always true with
+        ``require_speech`` off)."""
+        if not self.require_speech:
+            return True
+        from .speech_presence import detect
+
+        return detect(samples, rate) is None
+
+    def predict_proba(self, features: np.ndarray, *, speaker: SpeakerProfile | None = None) -> np.ndarray:
+        """Probabilities, float64 shape ``(n, n_labels)``, for precomputed features of shape ``(n, dim)``.
+
+        Args:
+            speaker: answer for this voice with the speaker-adaptive head; default: the voice the
+                recognizer is adapted to (:attr:`speaker`), if any, else none.
+        """
+        speaker = speaker if speaker is not None else self.speaker
+        if speaker is None:
+            return self.bundle.probabilities(features)
+        return self.bundle.probabilities(speaker.normalise(features), speaker_adapted=True)
+
+    # -- speaker adaptation ------------------------------------------------------------------------------------
+
+    def speaker_profile(self, sources: Iterable[str | os.PathLike] = (), *, segment: str | Segmentation = None,
+                        **options) -> SpeakerProfile:
+        """A profile of one voice (:mod:`emovox.adaptation`) for this model's features, from audio of it.
+
+        Args:
+            sources: audio files or folders of the speaker (none: an empty profile, e.g. for
+                ``stream(speaker=...)`` to fill).
+            segment: how files are cut into utterances, as in :meth:`process_file`: each stretch classified
+                (a whole clip, a segment, a window) that holds speech adds one utterance.
+
+        Returns:
+            The profile; ``profile.errors`` lists the inputs that gave no utterance (:class:`FileError`).
+        """
+        profile = SpeakerProfile(self.feature_set.dim, self._feature_set_entry())
+        paths: list = []
+        for source in sources:
+            source = Path(os.fsdecode(source))
+            paths += find_audio_files(source) if source.is_dir() else [source]
+        collector = copy.copy(self)
+        collector.speaker = None
+
+        def collect(features: np.ndarray, audio: audio_io.Audio, speech_checked: bool) -> None:
+            if speech_checked or self.holds_speech(audio.samples, audio.rate):
+                profile.add(features)
+
+        collector._on_features = collect
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LowRateWarning)
+            for path in paths:
+                profile.errors += collector.process_file(path, segment=segment, **options).errors
+        return profile
+
+    def adapted(self, profile: SpeakerProfile, *, min_utterances: int | None = None) -> Recognizer:
+        """This model adapted to one voice: the same processing API, answering with the speaker-adaptive head
+        on features standardised with ``profile`` (a copy of it as it is now).
+
+        Args:
+            profile: the voice (:meth:`speaker_profile`, or :meth:`SpeakerProfile.load`).
+            min_utterances: refuse profiles with fewer utterances (default: the bundle's, 10).
+
+        Raises:
+            ParameterError: the bundle has no speaker-adaptive head, the profile was made with other
+                features, or it holds too few utterances.
+        """
+        self.check_profile(profile)
+        needed = self.min_speaker_utterances if min_utterances is None else int(min_utterances)
+        if not profile.ready(needed):
+            raise ParameterError(f"the speaker profile holds {profile.count} utterance(s) with speech; adapting needs "
+                                 f"{needed} at least (with fewer, adapted answers were worse than none)")
+        adapted = copy.copy(self)
+        adapted.speaker = copy.deepcopy(profile)
+        return adapted
+
+    def check_profile(self, profile: SpeakerProfile) -> None:
+        """Refuse (:class:`~emovox.errors.ParameterError`) a profile this model cannot adapt to: not a profile,
+        a bundle without the speaker-adaptive head, or a profile made from other features."""
+        if not isinstance(profile, SpeakerProfile):
+            raise ParameterError(f"expected a SpeakerProfile, got {type(profile).__name__}")
+        if not self.speaker_adaptive:
+            raise ParameterError(f"{self.name} has no speaker-adaptive head: retrain it with this emovox "
+                                 "(`emovox train` adds one to the whisper-* and stats-lr recipes)")
+        if not profile.feature_set.get("name"):
+            raise ParameterError("the speaker profile does not say which features it holds: make it with "
+                                 "model.speaker_profile(...), or give SpeakerProfile the model's feature set")
+        if not profile.matches(self._feature_set_entry()):
+            raise ParameterError(f"the speaker profile was made from {profile.feature_set.get('name')!r} features "
+                                 f"(or other parameters), not this model's {self.feature_set.name!r}: make it again "
+                                 "with this model")
+
+    def _feature_set_entry(self) -> dict:
+        """The feature set as the bundle records it (name, version, parameters, length)."""
+        entry = self.bundle.manifest["feature_set"]
+        return {k: entry.get(k) for k in ("name", "version", "params", "dim")}
 
     def row(self, probs: np.ndarray, file: str, start_s: float, end_s: float, kind: Kind = Kind.WHOLE,
             index: int = 0) -> Prediction:
@@ -235,7 +356,9 @@ class Recognizer:
             return
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(min(jobs, len(paths)), initializer=_init_worker, initargs=(str(self.path),))
+        settings = {"uncertain_below": self.uncertain_below, "require_speech": self.require_speech,
+                    "speaker": self.speaker}  # what load_model alone would not give the workers
+        pool = ProcessPoolExecutor(min(jobs, len(paths)), initializer=_init_worker, initargs=(str(self.path), settings))
         try:
             yield from pool.map(_worker_file, [(p, plan, max_duration_s) for p in paths],
                                 chunksize=max(1, min(16, len(paths) // (4 * jobs))))
@@ -272,7 +395,7 @@ class Recognizer:
 
     def stream(self, rate: int, *, estimate_window_s: float | None = 2.0, estimate_hop_s: float = 0.5,
                smoothing: float = 0.5, keep_audio: bool = False, file: str = "<stream>", detector=None,
-               warm_up: bool = True, **options) -> StreamSession:
+               warm_up: bool = True, speaker: SpeakerProfile | None = None, **options) -> StreamSession:
         """A live stream session: ``session.feed(block)`` returns rows, ``session.close()`` flushes.
 
         Args:
@@ -282,11 +405,17 @@ class Recognizer:
             keep_audio: attach the audio classified to each row (``samples``).
             file: the ``file`` of every row.
             detector: a :class:`~emovox.stream.vad.FrameVAD` instance instead of ``options["vad"]`` (tests, benchmarks).
+            speaker: adapt to the voice as it is heard: every segment with speech is added to this profile (an
+                empty one from :meth:`speaker_profile`, or one saved from an earlier session), and once it holds
+                :attr:`min_speaker_utterances` the rows come from the speaker-adaptive head (``session.adapting``).
             options: :class:`~emovox.segmentation.VoiceActivity`'s (``min_silence_s=...``, ``vad="energy"``).
         """
+        if speaker is not None:
+            self.check_profile(speaker)
         session = StreamSession(self, rate, segmentation=VoiceActivity(**options), detector=detector,
                                 estimate_window_s=estimate_window_s, estimate_hop_s=estimate_hop_s,
-                                smoothing=smoothing, keep_audio=keep_audio, file=file, warm_up=warm_up)
+                                smoothing=smoothing, keep_audio=keep_audio, file=file, warm_up=warm_up,
+                                speaker=speaker)
         self._check_rate(rate, file)  # after the session has checked that the rate is one at all
         return session
 
@@ -461,11 +590,15 @@ def no_audio_problem() -> str:
 _WORKER: dict = {}
 
 
-def _init_worker(bundle_path: str) -> None:
+def _init_worker(bundle_path: str, settings: dict) -> None:
     from threadpoolctl import threadpool_limits
 
     _WORKER["limits"] = threadpool_limits(1)
-    _WORKER["model"] = load_model(bundle_path)
+    model = load_model(bundle_path, uncertain_below=settings["uncertain_below"])
+    model.require_speech = settings["require_speech"]
+    if settings["speaker"] is not None:
+        model = model.adapted(settings["speaker"], min_utterances=0)
+    _WORKER["model"] = model
 
 
 def _worker_file(task: tuple) -> Predictions:

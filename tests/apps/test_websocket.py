@@ -74,7 +74,7 @@ def test_stream_ravdess_clip(server, model):
     samples, rate = sf.read(str(ravdess_file(1, 2)), dtype="float32")  # calm, a training file of the model
     samples = np.concatenate([samples, np.zeros(rate, np.float32)])  # a second of silence ends the speech
     events, delays = asyncio.run(stream_clip(ws_url(server), samples, rate))
-    assert events[0] == {"type": "ready", "labels": model.labels, "rate": 48000, "format": "s16"}
+    assert events[0] == {"type": "ready", "labels": model.labels, "rate": 48000, "format": "s16", "adapt": False}
     assert events[-1]["type"] == "done" and events[-1]["seconds"] == pytest.approx(len(samples) / rate, abs=0.01)
     segments = [e for e in events if e["type"] == "segment"]
     estimates = [e for e in events if e["type"] == "estimate"]

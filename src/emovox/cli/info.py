@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
               f"labels {', '.join(m['labels'])}, emovox {m.get('emovox_version', '?')}")
         for metric in m.get("metrics") or []:
             print(f"       {metric['protocol']}: UAR {metric['uar']['mean']:.1f} ± {metric['uar']['std']:.1f}")
+        if m.get("speaker_adaptive"):
+            print(f"       speaker-adaptive head: adapts to one voice from {m['speaker_adaptive']['min_utterances']} "
+                  "utterances (`predict --same-speaker`, `listen --adapt`)")
     elif m:
         print(f"model: {m['error']}")
     else:

@@ -50,6 +50,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--speak", action="store_true", help="say each segment's emotion aloud (pyttsx3 / espeak-ng)")
     out.add_argument("--save", type=Path, default=None, metavar="DIR",
                      help="keep every segment as DIR/segment-NNNN.wav with its prediction (.json)")
+    voice = p.add_argument_group("one speaker (the speaker-adaptive head; see the README)")
+    voice.add_argument("--adapt", action="store_true",
+                       help="adapt to the voice heard: from the 10th segment with speech on, answers come from the "
+                            "speaker-adaptive head, standardised with every segment heard so far")
+    voice.add_argument("--speaker-profile", type=Path, default=None, metavar="FILE",
+                       help="start from this saved voice profile (implies --adapt); it is read, never changed")
+    voice.add_argument("--save-speaker-profile", type=Path, default=None, metavar="FILE",
+                       help="at the end, write the voice's profile (what was loaded plus what was heard) to FILE")
 
 
 def voice_activity(args: argparse.Namespace) -> dict:
@@ -60,6 +68,7 @@ def voice_activity(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..adaptation import SpeakerProfile
     from ..errors import ParameterError
     from ..stream import FileSource, MicrophoneSource, list_devices, run as run_stream
     from ..stream.sinks import JsonSink, SaveSink, SpeakSink, TerminalSink
@@ -76,7 +85,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.input is not None and args.device is not None:
         raise ParameterError("give either --input FILE or --device, not both")
+    adapt = args.adapt or args.speaker_profile is not None
+    if args.save_speaker_profile is not None and not adapt:
+        raise ParameterError("--save-speaker-profile needs --adapt or --speaker-profile")
     model = load(args)
+    speaker = None
+    if adapt:
+        speaker = SpeakerProfile.load(args.speaker_profile) if args.speaker_profile else model.speaker_profile()
+        model.check_profile(speaker)
     if args.input is not None:
         source = FileSource(args.input, block_seconds=args.block, realtime=not args.fast)
     else:
@@ -84,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         source.open()  # a missing device is reported now, before any banner
     session = model.stream(source.rate, estimate_window_s=None if args.no_estimates else args.window,
                            estimate_hop_s=args.hop, smoothing=args.smoothing, keep_audio=args.save is not None,
-                           file=source.name, **voice_activity(args))
+                           file=source.name, speaker=speaker, **voice_activity(args))
     sinks: list = [JsonSink() if args.json else TerminalSink(top=args.top)]
     saver = None
     if args.save is not None:
@@ -97,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     info = sys.stderr if args.json else sys.stdout
     print(f"listening to {source.name} at {source.rate} Hz; VAD {session.vad.name}; model "
           f"{model.describe()}; Ctrl-C stops", file=info, flush=True)
+    if speaker is not None:
+        sinks.insert(0, _AdaptationNotice(session, info))  # before the first adapted row
 
     def overflow(total: int) -> None:
         print(f"emovox: warning: input overflow, audio was lost ({total} so far)", file=sys.stderr, flush=True)
@@ -108,7 +126,30 @@ def run(args: argparse.Namespace) -> int:
         line += f"; {len(saver.written)} saved in {args.save}"
     if session.skipped:
         line += f"; {session.skipped} too short to classify"
+    if speaker is not None:
+        line += (f"; adapted to the voice from {speaker.count} utterances" if session.adapting else
+                 f"; not adapted ({speaker.count} of the {model.min_speaker_utterances} utterances adapting needs)")
     if report.interrupted:
         line = "stopped: " + line
     print(line, file=info, flush=True)
+    if args.save_speaker_profile is not None:
+        if speaker.count:
+            speaker.save(args.save_speaker_profile)
+            print(f"speaker profile ({speaker.count} utterances) written to {args.save_speaker_profile}", file=info,
+                  flush=True)
+        else:
+            print(f"no speech heard: no speaker profile written to {args.save_speaker_profile}", file=info, flush=True)
     return 0
+
+
+class _AdaptationNotice:
+    """A sink that says once, on ``out``, when the session starts answering adapted to the voice."""
+
+    def __init__(self, session, out) -> None:
+        self.session, self.out, self.said = session, out, session.adapting
+
+    def __call__(self, row) -> None:
+        if not self.said and self.session.adapting:
+            self.said = True
+            print(f"adapting to this voice from now on ({self.session.speaker.count} utterances heard)",
+                  file=self.out, flush=True)

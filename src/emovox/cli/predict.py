@@ -42,6 +42,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "place at the end or on Ctrl-C) instead of standard output")
     out.add_argument("--json", action="store_true", help="the same as --format json")
     add_uncertain_option(out)
+    voice = p.add_argument_group("one speaker (the speaker-adaptive head; see the README)")
+    voice.add_argument("--same-speaker", action="store_true",
+                       help="every input is the same voice: learn it from the inputs' utterances (needs 10 with "
+                            "speech), then answer adapted to it; reads every input twice")
+    voice.add_argument("--speaker-profile", type=Path, default=None, metavar="FILE",
+                       help="answer adapted to the voice in this saved profile (with --same-speaker: the inputs' "
+                            "utterances are added to it)")
+    voice.add_argument("--save-speaker-profile", type=Path, default=None, metavar="FILE",
+                       help="with --same-speaker: write the voice's profile to FILE, for --speaker-profile or "
+                            "`listen --speaker-profile` later")
     out.add_argument("--top", type=int, default=None, metavar="K",
                      help="table: list the K most probable emotions per row (default 3, fewer if the terminal is narrow)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -96,12 +106,17 @@ def inputs(paths: list[str]):
 
 def run(args: argparse.Namespace) -> int:
     from .. import __version__
-    from ..errors import LowRateWarning
+    from ..errors import LowRateWarning, ParameterError
     from ..output import format_for, open_writer, safe_text
     from ..results import Predictions
     from ..stream.live import install_sigint, restore_sigint
 
+    adapting = args.same_speaker or args.speaker_profile is not None
+    if args.save_speaker_profile is not None and not args.same_speaker:
+        raise ParameterError("--save-speaker-profile needs --same-speaker (the profile is learnt from the inputs)")
     if args.cluster is not None:
+        if adapting:
+            raise ParameterError("--same-speaker and --speaker-profile run on this machine, not with --cluster")
         from ..batch.cli import run_cluster
 
         return run_cluster(args, segmentation(args))
@@ -111,8 +126,12 @@ def run(args: argparse.Namespace) -> int:
     model = load(args)
     files, errors = inputs(args.paths)
     note(args, f"model: {model.path} ({', '.join(model.labels)}; {model.rate} Hz)")
-    writer = open_writer(fmt, Path(args.output) if args.output else None, model.labels, top=args.top,
-                         meta={"model": str(model.path), "emovox": __version__})
+    meta = {"model": str(model.path), "emovox": __version__}
+    if adapting:
+        model = adapt_to_speaker(args, model, files, plan)
+        if model.speaker is not None:
+            meta["speaker_profile_utterances"] = model.speaker.count
+    writer = open_writer(fmt, Path(args.output) if args.output else None, model.labels, top=args.top, meta=meta)
     writer.write(Predictions(errors=errors, labels=model.labels))
     stop = threading.Event()
     previous = install_sigint(stop, lambda: print("\nemovox: stopping after the current file (Ctrl-C again to stop "
@@ -143,6 +162,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"emovox: interrupted after {done} of {len(files)} file(s); their rows are kept", file=sys.stderr)
         return 130
     return 1 if errors else 0
+
+
+def adapt_to_speaker(args: argparse.Namespace, model, files: list, plan):
+    """The model adapted to the voice of ``--speaker-profile`` and (``--same-speaker``) of the inputs; the model
+    as it is, with a warning, when they hold fewer utterances than adapting needs."""
+    from ..adaptation import SpeakerProfile
+    from ..output import safe_text
+
+    profile = SpeakerProfile.load(args.speaker_profile) if args.speaker_profile else model.speaker_profile()
+    model.check_profile(profile)  # a model without the head, or a profile of other features: refused now
+    if args.same_speaker:
+        note(args, f"learning the voice from {len(files)} file(s) (a first reading of every input)")
+        profile.merge(model.speaker_profile(files, segment=plan, max_duration_s=args.max_duration))
+        if args.save_speaker_profile is not None:
+            profile.save(args.save_speaker_profile)
+            note(args, f"speaker profile ({profile.count} utterances) written to {args.save_speaker_profile}")
+    needed = model.min_speaker_utterances
+    if not profile.ready(needed):
+        print(f"emovox: warning: {profile.count} utterance(s) with speech of the voice, fewer than the {needed} "
+              "adapting needs (with fewer, adapted answers were worse than none): answering without adaptation",
+              file=sys.stderr)
+        return model
+    where = safe_text(str(args.speaker_profile)) if args.speaker_profile and not args.same_speaker else "the inputs"
+    note(args, f"answers adapted to one voice: {profile.count} utterances from {where}")
+    return model.adapted(profile)
 
 
 def _progress(total: int, disabled: bool):

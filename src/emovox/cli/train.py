@@ -21,6 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="bundle to write (default: <EMOVOX_HOME>/models/<recipe>-<n>emotions.emovox)")
     p.add_argument("--use", action="store_true", help="make the new bundle the current model")
+    p.add_argument("--no-speaker-head", action="store_true",
+                   help="leave out the speaker-adaptive head (fitted by default for the whisper-* and stats-lr "
+                        "recipes when every recording has a speaker; `predict --same-speaker` and `listen --adapt` "
+                        "use it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     data = dataset(args)
     results = run_protocols(args, data)
     out = args.out or models_dir() / f"{args.recipe}-{len(data.labels)}emotions.emovox"
-    path = fit_bundle(data, args.recipe, out, results=results)
+    path = fit_bundle(data, args.recipe, out, results=results, speaker_adaptive=False if args.no_speaker_head else None)
     if args.use or current_model_path() is None:
         set_current_model(path)
         note(args, f"model: {path} (now the current model)")

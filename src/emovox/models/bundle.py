@@ -7,6 +7,8 @@ A bundle is a zip archive (stored, not compressed) with these members:
 - ``manifest.json``: labels, feature set (name, version, parameters, asset names), model
   name and parameters, training-data summary, evaluation metrics, emovox version;
 - ``assets/<name>``: files the feature set needs (for example an encoder as ONNX);
+- ``speaker-adaptive.onnx`` (optional, with ``manifest["speaker_adaptive"]``): a second head, the same
+  input and outputs, trained on features standardised per speaker (:mod:`emovox.adaptation`);
 - ``SHA256SUMS``: the SHA-256 of every other member.
 
 Loading trusts nothing in the file. In order, it checks:
@@ -20,8 +22,8 @@ Loading trusts nothing in the file. In order, it checks:
 2. ``SHA256SUMS`` against every member;
 3. the manifest: size, nesting depth (:data:`MAX_JSON_DEPTH`), then :data:`MANIFEST_SCHEMA`
    (JSON Schema, Draft 2020-12) before any of its values is used;
-4. ``model.onnx`` and every ``.onnx`` asset: a parseable ONNX model with no tensor stored as
-   external data (which onnxruntime would read from a path named in the file);
+4. ``model.onnx``, the speaker-adaptive head and every ``.onnx`` asset: a parseable ONNX model with
+   no tensor stored as external data (which onnxruntime would read from a path named in the file);
 5. the model, run by onnxruntime on one row of zeros: its output must be probabilities
    of shape ``(1, n_labels)``; every later output is checked the same way.
 
@@ -55,6 +57,8 @@ from ..paths import atomic_write
 FORMAT = "emovox-bundle"
 FORMAT_VERSION = 1
 MEMBERS = ("manifest.json", "model.onnx", "SHA256SUMS")
+#: The optional speaker-adaptive head's member.
+SPEAKER_HEAD = "speaker-adaptive.onnx"
 
 #: Largest member, bytes (uncompressed).
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
@@ -133,6 +137,11 @@ MANIFEST_SCHEMA: dict[str, Any] = {
             },
         },
         "licence_note": {"type": ["string", "null"], "maxLength": 4096},
+        "speaker_adaptive": {
+            "type": "object",
+            "required": ["min_utterances"],
+            "properties": {"min_utterances": {"type": "integer", "minimum": 1, "maximum": 1_000_000}},
+        },
     },
 }
 
@@ -153,7 +162,8 @@ def to_onnx(estimator, n_features: int) -> bytes:
     return onx.SerializeToString()
 
 
-def save(path: str | os.PathLike, onnx_model: bytes, manifest: dict, assets: dict[str, bytes] | None = None) -> Path:
+def save(path: str | os.PathLike, onnx_model: bytes, manifest: dict, assets: dict[str, bytes] | None = None,
+         speaker_head: bytes | None = None) -> Path:
     """Write a bundle atomically.
 
     Args:
@@ -162,13 +172,18 @@ def save(path: str | os.PathLike, onnx_model: bytes, manifest: dict, assets: dic
         manifest: must hold ``labels`` and ``feature_set``; format fields and the
             emovox version are added here.
         assets: files the feature set needs, stored as ``assets/<name>``.
+        speaker_head: the speaker-adaptive head as ONNX (same input and outputs as ``onnx_model``),
+            stored as :data:`SPEAKER_HEAD`; the manifest must then hold ``speaker_adaptive``.
     """
     path = Path(path)
     assets = assets or {}
+    if (speaker_head is None) != ("speaker_adaptive" not in manifest):
+        raise ParameterError("a speaker-adaptive head and manifest['speaker_adaptive'] go together")
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "emovox_version": __version__,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **manifest}
     manifest["feature_set"] = {**manifest["feature_set"], "assets": sorted(assets)}
     members = {"manifest.json": json.dumps(manifest, indent=2).encode(), "model.onnx": onnx_model,
+               **({SPEAKER_HEAD: speaker_head} if speaker_head is not None else {}),
                **{f"assets/{name}": data for name, data in assets.items()}}
     sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members.items())
     buffer = io.BytesIO()
@@ -182,12 +197,19 @@ def save(path: str | os.PathLike, onnx_model: bytes, manifest: dict, assets: dic
 
 @dataclass
 class LoadedBundle:
-    """A verified bundle: its manifest and an onnxruntime session ready to run."""
+    """A verified bundle: its manifest and onnxruntime sessions ready to run (the speaker-adaptive
+    head's is ``None`` when the bundle has none)."""
 
     path: Path
     manifest: dict
     session: ort.InferenceSession
     assets: dict[str, bytes]
+    speaker_session: ort.InferenceSession | None = None
+
+    @property
+    def speaker_adaptive(self) -> dict | None:
+        """The speaker-adaptive head's manifest entry (``{"min_utterances", ...}``), or ``None``."""
+        return self.manifest.get("speaker_adaptive") if self.speaker_session is not None else None
 
     @property
     def labels(self) -> list[str]:
@@ -198,8 +220,11 @@ class LoadedBundle:
         """Length of the feature vectors the model takes."""
         return int(self.manifest["feature_set"]["dim"])
 
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
+    def probabilities(self, features: np.ndarray, *, speaker_adapted: bool = False) -> np.ndarray:
         """Class probabilities, float64 shape ``(n, n_labels)``, for features of shape ``(n, dim)``.
+
+        With ``speaker_adapted``, ``features`` are standardised per speaker
+        (:meth:`emovox.adaptation.SpeakerProfile.normalise`) and the speaker-adaptive head answers.
 
         Raises:
             ParameterError: ``features`` has another shape, or holds NaN or infinity.
@@ -215,14 +240,20 @@ class LoadedBundle:
         n_labels = len(self.manifest["labels"])
         if features.shape[0] == 0:
             return np.zeros((0, n_labels), np.float64)
+        session, member = self.session, "model.onnx"
+        if speaker_adapted:
+            if self.speaker_session is None:
+                raise ParameterError(f"{self.path.name} has no speaker-adaptive head: retrain it with this emovox "
+                                     "(`emovox train` adds one)")
+            session, member = self.speaker_session, SPEAKER_HEAD
         try:
-            outputs = self.session.run(None, {"features": features})
+            outputs = session.run(None, {"features": features})
             probs = np.asarray(outputs[-1], dtype=np.float64)
         except Exception as exc:  # onnxruntime raises its own types; a non-numeric output, TypeError/ValueError
-            raise BundleError(f"{self.path}: model.onnx failed to run ({_short(exc)}); retrain the model "
+            raise BundleError(f"{self.path}: {member} failed to run ({_short(exc)}); retrain the model "
                               "or get an intact copy") from None
         if probs.ndim != 2 or probs.shape[0] != features.shape[0]:
-            raise BundleError(f"{self.path}: model.onnx answered shape {probs.shape} for {features.shape[0]} "
+            raise BundleError(f"{self.path}: {member} answered shape {probs.shape} for {features.shape[0]} "
                               f"row(s); expected ({features.shape[0]}, {n_labels}): retrain the model")
         if probs.shape[1] != n_labels:
             raise BundleError(f"{self.path}: the model answers {probs.shape[1]} classes but the manifest lists "
@@ -232,7 +263,7 @@ class LoadedBundle:
                    | (np.abs(probs.sum(axis=1) - 1.0) > PROBABILITY_TOLERANCE))
         if bad.any():
             row = int(np.argmax(bad))
-            raise BundleError(f"{self.path}: model.onnx returned values that are not probabilities (NaN, negative, "
+            raise BundleError(f"{self.path}: {member} returned values that are not probabilities (NaN, negative, "
                               f"or not summing to 1; row {row}: {_short(np.round(probs[row], 4).tolist(), 120)}); "
                               "retrain the model or get an intact copy")
         return probs
@@ -269,6 +300,14 @@ def load(path: str | os.PathLike, *, threads: int = 1) -> LoadedBundle:
                               "(renamed or removed?); retrain the model or get an intact copy")
         assets[asset] = members[f"assets/{asset}"]
     check_onnx(members["model.onnx"], f"{path}: model.onnx")
+    speaker_head = members.get(SPEAKER_HEAD)
+    if "speaker_adaptive" in manifest and speaker_head is None:
+        raise BundleError(f"{path}: the manifest names a speaker-adaptive head but the bundle lacks {SPEAKER_HEAD} "
+                          "(removed?); retrain the model or get an intact copy")
+    if speaker_head is not None:
+        if "speaker_adaptive" not in manifest:
+            raise BundleError(f"{path}: {SPEAKER_HEAD} is not described by the manifest: the bundle was modified")
+        check_onnx(speaker_head, f"{path}: {SPEAKER_HEAD}")
     for asset, data in assets.items():
         if asset.endswith(".onnx"):
             check_onnx(data, f"{path}: assets/{asset}")
@@ -277,15 +316,19 @@ def load(path: str | os.PathLike, *, threads: int = 1) -> LoadedBundle:
     options.inter_op_num_threads = 1
     options.log_severity_level = 4  # fatal only: every error becomes the BundleError below
     options.add_session_config_entry("session.load_model_format", "ONNX")  # never the ORT flatbuffer format
-    try:
-        # no settings taken from the model's metadata (ORT_LOAD_CONFIG_FROM_MODEL), and no "fallback" retry
-        # of the same CPU provider, which prints to stdout
-        session = ort.InferenceSession(members["model.onnx"], options, providers=["CPUExecutionProvider"],
-                                       read_config_from_model=0, enable_fallback=0)
-    except Exception as exc:  # onnxruntime raises its own exception types
-        raise BundleError(f"{path}: model.onnx cannot be loaded by onnxruntime ({_short(exc)})") from None
-    bundle = LoadedBundle(path, manifest, session, assets)
+    sessions = {}
+    for member in ("model.onnx", SPEAKER_HEAD) if speaker_head is not None else ("model.onnx",):
+        try:
+            # no settings taken from the model's metadata (ORT_LOAD_CONFIG_FROM_MODEL), and no "fallback" retry
+            # of the same CPU provider, which prints to stdout
+            sessions[member] = ort.InferenceSession(members[member], options, providers=["CPUExecutionProvider"],
+                                                    read_config_from_model=0, enable_fallback=0)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BundleError(f"{path}: {member} cannot be loaded by onnxruntime ({_short(exc)})") from None
+    bundle = LoadedBundle(path, manifest, sessions["model.onnx"], assets, sessions.get(SPEAKER_HEAD))
     bundle.probabilities(np.zeros((1, bundle.dim), np.float32))
+    if bundle.speaker_session is not None:
+        bundle.probabilities(np.zeros((1, bundle.dim), np.float32), speaker_adapted=True)
     return bundle
 
 

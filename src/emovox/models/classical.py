@@ -25,7 +25,9 @@ from ..registry import Registry
 class ModelSpec:
     """A named model: how to build it, which feature set it expects, one line about it, how many
     degraded copies of each training clip it trains on besides the clip (``augment``, see
-    :mod:`emovox.features.augmented`), and what training it costs, as measured (``cost``, for `emovox models`)."""
+    :mod:`emovox.features.augmented`), what training it costs, as measured (``cost``, for `emovox models`), and
+    whether its bundles get a speaker-adaptive head (``speaker_adaptive``: the same model fitted again on features
+    standardised per speaker, :mod:`emovox.adaptation`)."""
 
     name: str
     build: Callable[[int], BaseEstimator]
@@ -33,6 +35,7 @@ class ModelSpec:
     summary: str
     augment: int = 0
     cost: str = ""
+    speaker_adaptive: bool = False
 
 
 def seed_mlp(random_state: int = 0) -> MLPClassifier:
@@ -160,14 +163,18 @@ register(ModelSpec("seed-mlp", seed_mlp, "seed180",
                    "the seed's MLPClassifier(300 tanh units, alpha 0.001, adam), unscaled seed180 features"))
 register(ModelSpec("whisper-lr", whisper_lr, "whisper-base",
                    "Whisper-base encoder layers 2-3 (int8 ONNX) pooled, logistic regression tuned and calibrated on training speakers",
-                   cost="about 3 minutes on 2 cores for all of RAVDESS from a cold cache, evaluation included"))
+                   cost="about 3 minutes on 2 cores for all of RAVDESS from a cold cache, evaluation included",
+                   speaker_adaptive=True))
 register(ModelSpec("whisper-vad-lr", whisper_lr, "whisper-base-vad",
-                   "as whisper-lr, on the speech Silero VAD finds rather than the energy-trimmed clip"))
+                   "as whisper-lr, on the speech Silero VAD finds rather than the energy-trimmed clip",
+                   speaker_adaptive=True))
 register(ModelSpec("whisper-vad-aug-lr", whisper_lr, "whisper-base-vad",
                    "as whisper-vad-lr, trained on each clip and 4 randomly degraded copies of it (noise, babble, "
                    "rooms, phone and codec channels, levels; emovox.augment)", augment=4,
-                   cost="about 6 minutes on 2 cores for all of RAVDESS from a cold cache, evaluation included"))
-register(ModelSpec("stats-lr", scaled_lr, "stats", "505 frame-feature statistics, scaled, logistic regression"))
+                   cost="about 6 minutes on 2 cores for all of RAVDESS from a cold cache, evaluation included",
+                   speaker_adaptive=True))
+register(ModelSpec("stats-lr", scaled_lr, "stats", "505 frame-feature statistics, scaled, logistic regression",
+                   speaker_adaptive=True))
 
 
 def logmel_cnn(random_state: int = 0):

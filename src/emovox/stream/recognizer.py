@@ -93,17 +93,22 @@ class StreamSession:
             cores; rows still come out in order, each from the first :meth:`feed` after it is ready (at most
             :data:`MAX_PENDING` wait; :meth:`close` waits for all). ``None``: classify at once (live use, where
             a segment's row must come with the block that ended it).
+        speaker: a :class:`~emovox.adaptation.SpeakerProfile` to adapt to the voice heard: each segment that holds
+            speech is added to it, and once it holds the model's ``min_speaker_utterances`` every row (segments
+            and estimates) comes from the speaker-adaptive head on features standardised with it.
 
     Attributes:
         samples_in: samples given to :meth:`feed`.
         samples_processed: samples the VAD has decided on (equals ``samples_in`` after :meth:`close`).
         segments: segments found so far; skipped: segments that could not be classified (too short).
+        adapting: rows now come from the speaker-adaptive head (``speaker`` given and full enough).
     """
 
     def __init__(self, model, rate_hz: int, *, segmentation: VoiceActivity = VoiceActivity(),
                  detector: FrameVAD | None = None, estimate_window_s: float | None = 2.0, estimate_hop_s: float = 0.5,
                  smoothing: float = 0.5, keep_audio: bool = False, file: str = "<stream>",
-                 offset_s: float = 0.0, warm_up: bool = True, executor: Executor | None = None) -> None:
+                 offset_s: float = 0.0, warm_up: bool = True, executor: Executor | None = None,
+                 speaker=None) -> None:
         if not isinstance(rate_hz, (int, np.integer)) or isinstance(rate_hz, bool) or not 8000 <= rate_hz <= 384000:
             raise ParameterError(f"stream rate must be an integer from 8000 to 384000 Hz, got {rate_hz!r}")
         if not 0.0 <= smoothing < 1.0:
@@ -149,6 +154,8 @@ class StreamSession:
         self._last_samples = np.zeros(0, dtype=np.float32)
         self._executor = executor
         self._waiting: deque[tuple[Future, int, int, int, float]] = deque()
+        self.speaker = speaker
+        self._min_utterances = getattr(model, "min_speaker_utterances", 0) if speaker is not None else 0
         if warm_up:
             self._warm_up()
 
@@ -162,6 +169,11 @@ class StreamSession:
     def in_speech(self) -> bool:
         """True while a segment is open (speech started, its end not yet decided)."""
         return self.segmenter.in_speech
+
+    @property
+    def adapting(self) -> bool:
+        """Whether rows now come from the speaker-adaptive head (a ``speaker`` profile holding enough utterances)."""
+        return self.speaker is not None and self.speaker.ready(self._min_utterances)
 
     @property
     def vad_name(self) -> str:
@@ -245,9 +257,10 @@ class StreamSession:
         lo, hi = max(start - context, previous_end, self._history.first), min(end + context, end_limit)
         if self._executor is not None:
             samples = self._history.get(lo, hi)
-            self._waiting.append((self._executor.submit(self._classify_audio, samples), start, end, index, decided))
+            self._waiting.append((self._executor.submit(self._classify_audio, samples, True), start, end, index,
+                                  decided))
             return self._collect(wait=len(self._waiting) > MAX_PENDING)
-        probs = self._classify(lo, hi)
+        probs = self._classify(lo, hi, utterance=True)
         if probs is None:
             return []
         return [self._event(Kind.SEGMENT, start, end, probs, decided, index)]
@@ -293,18 +306,26 @@ class StreamSession:
         self._smoothed = probs
         return [self._event(Kind.ESTIMATE, start, end, probs, decided, self.segments)]
 
-    def _classify(self, start: int, end: int, count_skips: bool = True) -> np.ndarray | None:
+    def _classify(self, start: int, end: int, count_skips: bool = True, utterance: bool = False) -> np.ndarray | None:
         samples = self._history.get(start, end)
         self._last_samples = samples
-        probs = self._classify_audio(samples)
+        probs = self._classify_audio(samples, utterance)
         if probs is None and count_skips:
             self.skipped += 1
         return probs
 
-    def _classify_audio(self, samples: np.ndarray) -> np.ndarray | None:
-        """Probabilities, shape ``(n_labels,)``, for ``samples`` at ``rate``; ``None`` if the model refuses them."""
+    def _classify_audio(self, samples: np.ndarray, utterance: bool = False) -> np.ndarray | None:
+        """Probabilities, shape ``(n_labels,)``, for ``samples`` at ``rate``; ``None`` if the model refuses them.
+
+        With a ``speaker`` profile, an ``utterance`` (a whole segment, not an estimate) that holds speech is added
+        to it first, so a segment is standardised with statistics that include it (as in evaluation)."""
         try:
-            return self.model.probabilities(samples, self.rate, name=self.file)
+            if self.speaker is None:
+                return self.model.probabilities(samples, self.rate, name=self.file)
+            features = self.model.features(samples, self.rate, name=self.file)
+            if utterance and self.model.holds_speech(samples, self.rate):
+                self.speaker.add(features)
+            return self.model.predict_proba(features[None, :], speaker=self.speaker if self.adapting else None)[0]
         except EmovoxError:
             return None
 

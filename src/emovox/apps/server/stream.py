@@ -2,16 +2,19 @@
 
 The protocol, one WebSocket per stream:
 
-1. client → ``{"rate": 48000, "format": "s16" | "f32", "api_key": "..."}`` (text; the key
-   only when the server has one and the ``X-API-Key`` header was not sent), within
-   ``header_timeout`` seconds of connecting;
-2. server → ``{"type": "ready", "labels": [...], "rate": 48000, "format": "s16"}``;
+1. client → ``{"rate": 48000, "format": "s16" | "f32", "api_key": "...", "adapt": false}`` (text; the key
+   only when the server has one and the ``X-API-Key`` header was not sent; ``adapt``: adapt to the voice
+   heard, :mod:`emovox.adaptation`, for a model with a speaker-adaptive head), within ``header_timeout``
+   seconds of connecting;
+2. server → ``{"type": "ready", "labels": [...], "rate": 48000, "format": "s16", "adapt": false}``
+   (with ``adapt``, also ``"adapt_after"``: the utterances heard before answers are adapted);
 3. client → binary messages of mono little-endian PCM (16-bit integers or float32);
    server → ``{"type": "estimate" | "segment", "start_s", "end_s", "label", "probabilities", "index",
    "latency_ms", "server_ms"}`` as the recognizer produces them (``server_ms``: from the
    arrival of the block that produced the event to its sending);
 4. client → ``{"type": "end"}``; server flushes, sends the last events, then
-   ``{"type": "done"}`` and closes with 1000.
+   ``{"type": "done", "seconds": ...}`` (with ``adapt``, also ``"speaker_utterances"`` and ``"adapted"``)
+   and closes with 1000.
 
 A connection takes one of the ``max_streams`` slots only once its first message has been accepted
 (key, rate, format): connections that send nothing, or no key, never keep a client with the key out.
@@ -71,14 +74,14 @@ def add_routes(app: FastAPI, state: State) -> None:
             state.greeting += 1
             try:  # the first message: no stream slot is held while waiting for it
                 first = await _receive(ws, limits.header_timeout, "no first message")
-                rate, dtype = _parse_start(first, header_key, state)
+                rate, dtype, adapt = _parse_start(first, header_key, state)
             finally:
                 state.greeting -= 1
             if state.streams >= limits.max_streams:
                 raise StreamClosed(1013, 503, f"too many streams ({limits.max_streams} open); retry later")
             state.streams += 1
             try:
-                await _serve(ws, state, rate, dtype)
+                await _serve(ws, state, rate, dtype, adapt)
             finally:
                 state.streams -= 1
         except StreamClosed as closing:
@@ -87,10 +90,13 @@ def add_routes(app: FastAPI, state: State) -> None:
             pass
 
 
-async def _serve(ws: WebSocket, state: State, rate: int, dtype: np.dtype) -> None:
-    session = state.model.stream(rate, file="<stream>", warm_up=False)  # the server warmed the model at start
-    await ws.send_json({"type": "ready", "labels": state.model.labels, "rate": rate,
-                        "format": next(k for k, v in FORMATS.items() if v == dtype)})
+async def _serve(ws: WebSocket, state: State, rate: int, dtype: np.dtype, adapt: bool) -> None:
+    model = state.model
+    session = model.stream(rate, file="<stream>", warm_up=False,  # the server warmed the model at start
+                           speaker=model.speaker_profile() if adapt else None)
+    ready = {"type": "ready", "labels": model.labels, "rate": rate,
+             "format": next(k for k, v in FORMATS.items() if v == dtype), "adapt": adapt}
+    await ws.send_json(ready | ({"adapt_after": model.min_speaker_utterances} if adapt else {}))
     received = 0.0
     while True:
         message = await _receive(ws, state.config.idle_timeout, "no message")
@@ -105,7 +111,10 @@ async def _serve(ws: WebSocket, state: State, rate: int, dtype: np.dtype) -> Non
         elif _is_end(message.get("text")):
             events = await _run(state, session.close)
             await _send(ws, events, arrived)
-            await ws.send_json({"type": "done", "seconds": round(received, 3)})
+            done = {"type": "done", "seconds": round(received, 3)}
+            if adapt:
+                done |= {"speaker_utterances": session.speaker.count, "adapted": session.adapting}
+            await ws.send_json(done)
             await ws.close(1000)
             return
         else:
@@ -123,8 +132,8 @@ async def _receive(ws: WebSocket, timeout: float, what: str) -> dict:
     return message
 
 
-def _parse_start(message: dict, header_key: str | None, state: State) -> tuple[int, np.dtype]:
-    """Check the first message: key, rate, format."""
+def _parse_start(message: dict, header_key: str | None, state: State) -> tuple[int, np.dtype, bool]:
+    """Check the first message: key, rate, format, adapt."""
     start = parse_json(message.get("text"))
     if start is None:
         raise StreamClosed(1003, 400, 'the first message must be JSON text like {"rate": 48000, "format": "s16"}')
@@ -138,7 +147,13 @@ def _parse_start(message: dict, header_key: str | None, state: State) -> tuple[i
                                       f"got {_short(rate)}")
     if not isinstance(fmt, str) or fmt not in FORMATS:
         raise StreamClosed(1003, 400, f"'format' must be one of {', '.join(FORMATS)}, got {_short(fmt)}")
-    return rate, FORMATS[fmt]
+    adapt = start.get("adapt", False)
+    if not isinstance(adapt, bool):
+        raise StreamClosed(1003, 400, f"'adapt' must be true or false, got {_short(adapt)}")
+    if adapt and not state.model.speaker_adaptive:
+        raise StreamClosed(1003, 400, "'adapt' needs a model with a speaker-adaptive head, and this one has none "
+                                      "(retrain it with this emovox)")
+    return rate, FORMATS[fmt], adapt
 
 
 def parse_json(text: str | None) -> dict | None:
