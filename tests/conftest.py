@@ -57,6 +57,19 @@ def tiny_bundle(ravdess, tmp_path_factory) -> Path:
     return fit_bundle(dataset, "seed-mlp", tmp_path_factory.mktemp("bundle") / "tiny.emovox")
 
 
+@pytest.fixture(scope="session")
+def adaptive_bundle(ravdess, tmp_path_factory):
+    """A whisper-lr bundle with its speaker-adaptive head, trained on actors 01-06 (8 emotions), and its dataset."""
+    import emovox
+    from emovox.features import get_feature_set
+    from emovox.pipeline import fit_bundle, load_dataset
+
+    dataset = load_dataset(ravdess, emovox.EMOTIONS, get_feature_set("whisper-base"),
+                           actors=["01", "02", "03", "04", "05", "06"], progress=False)
+    path = fit_bundle(dataset, "whisper-lr", tmp_path_factory.mktemp("adaptive") / "adaptive.emovox")
+    return path, dataset
+
+
 def tone(seconds: float = 1.0, rate: int = 16000, freq: float = 220.0, amplitude: float = 0.3) -> np.ndarray:
     """A harmonic tone with a little noise, float32, shape ``(n,)``: speech-like enough for features."""
     t = np.arange(int(seconds * rate)) / rate

@@ -19,8 +19,7 @@ from emovox.errors import BundleError, ParameterError
 from conftest import RAVDESS, needs_ravdess
 from test_whisper import weights_installed
 
-TRAIN_ACTORS = ["01", "02", "03", "04", "05", "06"]
-#: Held-out actors: each reads all 60 of its clips.
+#: Actors the adaptive_bundle fixture never heard (it is trained on actors 01-06): each reads all 60 of its clips.
 TEST_ACTORS = (7, 8, 9, 10)
 
 
@@ -81,24 +80,12 @@ def test_a_bad_profile_file_is_one_line_naming_it(tmp_path, content, problem):
 # -- a bundle with the head, on real speech ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def trained(ravdess, tmp_path_factory):
-    """A whisper-lr bundle (with its speaker-adaptive head) on six actors, 8 emotions, and its dataset."""
-    from emovox.features import get_feature_set
-    from emovox.pipeline import fit_bundle, load_dataset
-
-    dataset = load_dataset(ravdess, emovox.EMOTIONS, get_feature_set("whisper-base"), actors=TRAIN_ACTORS,
-                           progress=False)
-    path = fit_bundle(dataset, "whisper-lr", tmp_path_factory.mktemp("adaptive") / "adaptive.emovox")
-    return path, dataset
-
-
 @weights_installed
 @needs_ravdess
-def test_the_head_is_the_recipe_fitted_on_speaker_standardised_features(trained):
+def test_the_head_is_the_recipe_fitted_on_speaker_standardised_features(adaptive_bundle):
     from emovox.models import get_model_spec
 
-    path, dataset = trained
+    path, dataset = adaptive_bundle
     with zipfile.ZipFile(path) as archive:
         assert "speaker-adaptive.onnx" in archive.namelist()
         manifest = json.loads(archive.read("manifest.json"))
@@ -121,11 +108,11 @@ def test_the_head_is_the_recipe_fitted_on_speaker_standardised_features(trained)
 
 @weights_installed
 @needs_ravdess
-def test_adapting_to_each_unheard_voice_recognises_more_of_its_emotions(trained):
+def test_adapting_to_each_unheard_voice_recognises_more_of_its_emotions(adaptive_bundle):
     """On four actors the model never heard, all 60 clips each: adapted answers beat plain ones."""
     from sklearn.metrics import balanced_accuracy_score
 
-    model = emovox.load_model(trained[0])
+    model = emovox.load_model(adaptive_bundle[0])
     truth, plain, adapted = [], [], []
     for actor in TEST_ACTORS:
         files = actor_files(actor)
@@ -141,8 +128,8 @@ def test_adapting_to_each_unheard_voice_recognises_more_of_its_emotions(trained)
 
 @weights_installed
 @needs_ravdess
-def test_what_adapting_refuses(trained, tiny_bundle, tmp_path):
-    model = emovox.load_model(trained[0])
+def test_what_adapting_refuses(adaptive_bundle, tiny_bundle, tmp_path):
+    model = emovox.load_model(adaptive_bundle[0])
     few = model.speaker_profile(actor_files(7)[:MIN_UTTERANCES - 1])
     with pytest.raises(ParameterError, match=f"holds {MIN_UTTERANCES - 1} utterance.*needs {MIN_UTTERANCES}"):
         model.adapted(few)
@@ -162,11 +149,11 @@ def test_what_adapting_refuses(trained, tiny_bundle, tmp_path):
 
 @weights_installed
 @needs_ravdess
-def test_the_bundle_refuses_a_head_without_its_description_and_the_reverse(trained, tmp_path):
+def test_the_bundle_refuses_a_head_without_its_description_and_the_reverse(adaptive_bundle, tmp_path):
     import hashlib
 
     def rewrite(target, drop: str | None = None, manifest_change=None):
-        with zipfile.ZipFile(trained[0]) as src:
+        with zipfile.ZipFile(adaptive_bundle[0]) as src:
             members = {n: src.read(n) for n in src.namelist() if n not in ("SHA256SUMS", drop)}
         if manifest_change:
             manifest = json.loads(members["manifest.json"])
@@ -204,8 +191,8 @@ def conversation(files, rate: int = 16000, gap_s: float = 1.5):
 
 @weights_installed
 @needs_ravdess
-def test_a_stream_answers_plainly_until_it_has_heard_enough_then_adapted(trained):
-    model = emovox.load_model(trained[0])
+def test_a_stream_answers_plainly_until_it_has_heard_enough_then_adapted(adaptive_bundle):
+    model = emovox.load_model(adaptive_bundle[0])
     audio = conversation(actor_files(8)[::5])  # 12 clips, every emotion
     rows = {}
     for adapt in (False, True):
@@ -232,8 +219,8 @@ def emovox_cli(*args, cwd=None):
 
 @weights_installed
 @needs_ravdess
-def test_predict_same_speaker_learns_the_voice_saves_it_and_reuses_it(trained, tmp_path):
-    bundle = trained[0]
+def test_predict_same_speaker_learns_the_voice_saves_it_and_reuses_it(adaptive_bundle, tmp_path):
+    bundle = adaptive_bundle[0]
     files = actor_files(10)[::4]  # 15 clips
     run = emovox_cli("predict", "--model", bundle, "--same-speaker", "--save-speaker-profile", tmp_path / "v.json",
                      "--json", *files)
@@ -260,10 +247,10 @@ def test_predict_same_speaker_learns_the_voice_saves_it_and_reuses_it(trained, t
 
 @weights_installed
 @needs_ravdess
-def test_predict_same_speaker_with_too_few_clips_says_so_and_answers_plainly(trained):
+def test_predict_same_speaker_with_too_few_clips_says_so_and_answers_plainly(adaptive_bundle):
     files = actor_files(10)[:4]
-    run = emovox_cli("predict", "--model", trained[0], "--same-speaker", "--json", *files)
-    plain = emovox_cli("predict", "--model", trained[0], "--json", *files)
+    run = emovox_cli("predict", "--model", adaptive_bundle[0], "--same-speaker", "--json", *files)
+    plain = emovox_cli("predict", "--model", adaptive_bundle[0], "--json", *files)
     assert run.returncode == 0 and plain.returncode == 0, run.stderr
     assert "4 utterance(s) with speech of the voice, fewer than the 10 adapting needs" in run.stderr
     assert json.loads(run.stdout) == json.loads(plain.stdout)
@@ -273,16 +260,16 @@ def test_predict_same_speaker_with_too_few_clips_says_so_and_answers_plainly(tra
 
 @weights_installed
 @needs_ravdess
-def test_listen_adapt_says_when_it_starts_and_saves_the_voice(trained, tmp_path):
+def test_listen_adapt_says_when_it_starts_and_saves_the_voice(adaptive_bundle, tmp_path):
     wav = tmp_path / "talk.wav"
     sf.write(wav, conversation(actor_files(8)[::5]), 16000)
-    run = emovox_cli("listen", "--model", trained[0], "--input", wav, "--fast", "--no-estimates", "--vad", "energy",
+    run = emovox_cli("listen", "--model", adaptive_bundle[0], "--input", wav, "--fast", "--no-estimates", "--vad", "energy",
                      "--adapt", "--save-speaker-profile", tmp_path / "v.json", "--json")
     assert run.returncode == 0, run.stderr
     assert f"adapting to this voice from now on ({MIN_UTTERANCES} utterances heard)" in run.stderr
     assert "adapted to the voice from 12 utterances" in run.stderr
     assert len(run.stdout.splitlines()) == 12 and SpeakerProfile.load(tmp_path / "v.json").count == 12
-    plain = emovox_cli("listen", "--model", trained[0], "--input", wav, "--fast", "--no-estimates", "--vad", "energy",
+    plain = emovox_cli("listen", "--model", adaptive_bundle[0], "--input", wav, "--fast", "--no-estimates", "--vad", "energy",
                        "--json")
     answers = [{k: v for k, v in json.loads(line).items() if k != "latency_ms"} for line in run.stdout.splitlines()]
     plainly = [{k: v for k, v in json.loads(line).items() if k != "latency_ms"} for line in plain.stdout.splitlines()]
@@ -293,8 +280,8 @@ def test_listen_adapt_says_when_it_starts_and_saves_the_voice(trained, tmp_path)
 
 @weights_installed
 @needs_ravdess
-def test_info_says_a_model_can_adapt_to_a_voice(trained, tiny_bundle):
-    with_head = emovox_cli("info", "--model", trained[0])
+def test_info_says_a_model_can_adapt_to_a_voice(adaptive_bundle, tiny_bundle):
+    with_head = emovox_cli("info", "--model", adaptive_bundle[0])
     without = emovox_cli("info", "--model", tiny_bundle)
     assert with_head.returncode == 0 and without.returncode == 0, with_head.stderr
     assert f"speaker-adaptive head: adapts to one voice from {MIN_UTTERANCES} utterances" in with_head.stdout
@@ -303,7 +290,7 @@ def test_info_says_a_model_can_adapt_to_a_voice(trained, tiny_bundle):
 
 @weights_installed
 @needs_ravdess
-def test_the_websocket_stream_adapts_when_asked(trained, tiny_bundle):
+def test_the_websocket_stream_adapts_when_asked(adaptive_bundle, tiny_bundle):
     import asyncio
 
     websockets = pytest.importorskip("websockets", reason="the WebSocket test needs the websockets package")
@@ -328,7 +315,7 @@ def test_the_websocket_stream_adapts_when_asked(trained, tiny_bundle):
                 pass
         return events
 
-    with ServerThread(create_app(emovox.load_model(trained[0]))) as server:
+    with ServerThread(create_app(emovox.load_model(adaptive_bundle[0]))) as server:
         url = server.url.replace("http://", "ws://") + "/v1/stream"
         adapted = asyncio.run(stream(url, {"adapt": True}))
         plain = asyncio.run(stream(url, {}))

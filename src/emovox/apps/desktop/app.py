@@ -287,7 +287,7 @@ class App:
         self.model = model
         self.model_var.set(self._describe_model(model))
         self.predict.set_labels(model.labels)
-        self.live.set_labels(model.labels)
+        self.live.set_model(model)
         self._previous_default = None
         self._show_default()
         if self._announce_model:

@@ -94,25 +94,34 @@ def save_recording(samples: np.ndarray, rate: int, folder: Path | None = None) -
     return path
 
 
-def listen(model, source, stop: threading.Event, post: Post) -> int:
+def listen(model, source, stop: threading.Event, post: Post, speaker=None) -> int:
     """Stream ``source`` (blocks at ``source.rate``) through the model's stream session.
 
     Posts ``("level", rms)`` per block and ``("event", Prediction)`` per segment or estimate;
-    returns the number of rows. Stops when the source ends or ``stop`` is set.
+    returns the number of rows. Stops when the source ends or ``stop`` is set. With a ``speaker``
+    profile (:mod:`emovox.adaptation`) the session adapts to the voice heard, and posts
+    ``("adapting", utterances)`` before the first row it adapts.
     """
-    session = model.stream(source.rate, file=getattr(source, "name", "<stream>"))
+    session = model.stream(source.rate, file=getattr(source, "name", "<stream>"), speaker=speaker)
     count = 0
+    adapting = session.adapting
+
+    def deliver(events) -> None:
+        nonlocal count, adapting
+        for event in events:
+            if not adapting and session.adapting:
+                adapting = True
+                post("adapting", speaker.count)
+            post("event", event)
+            count += 1
+
     try:
         for block in source:
             post("level", rms(np.asarray(block, dtype=np.float32)))
-            for event in session.feed(block):
-                post("event", event)
-                count += 1
+            deliver(session.feed(block))
             if stop.is_set():
                 break
-        for event in session.close():
-            post("event", event)
-            count += 1
+        deliver(session.close())
     finally:
         _close(source)
     return count

@@ -367,8 +367,11 @@ class LivePanel(ttk.Frame):
         self.app = app
         self.status_var = tk.StringVar(value="Press Start to listen continuously.")
         self.segment_var = tk.StringVar(value="–")
+        self.adapt_var = tk.BooleanVar(value=False)
         self.events: list = []
         self._stop = None
+        self.voice = None  # the SpeakerProfile learnt while adapting, kept across Start/Stop for the same model
+        self._adapting_run = False  # this run adapts (the box is locked while listening)
         self.columnconfigure(0, weight=3, uniform="live")
         self.columnconfigure(1, weight=2, uniform="live")
         self.rowconfigure(3, weight=1)
@@ -380,6 +383,10 @@ class LivePanel(ttk.Frame):
         self.button.grid(row=0, column=0, padx=(0, 16))
         self.meter = LevelMeter(top)
         self.meter.grid(row=0, column=1, sticky="ew")
+        # one speaker: from the 10th stretch of speech on, answers relative to this voice (emovox.adaptation)
+        self.adapt_check = ttk.Checkbutton(top, text="Adapt to this voice", variable=self.adapt_var,
+                                           state="disabled")
+        self.adapt_check.grid(row=0, column=2, padx=(16, 0))
         self.status_label = WrapLabel(self, textvariable=self.status_var, style="Muted.TLabel")
         self.status_label.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(6, 10))
 
@@ -403,6 +410,15 @@ class LivePanel(ttk.Frame):
 
     def set_labels(self, labels) -> None:
         self.bars.set_labels(labels)
+
+    def set_model(self, model) -> None:
+        """A new model: its labels, whether it can adapt to a voice (its speaker-adaptive head), a fresh voice."""
+        self.set_labels(model.labels)
+        self.voice = None
+        can_adapt = bool(getattr(model, "speaker_adaptive", False))
+        self.adapt_check.configure(state="normal" if can_adapt else "disabled")
+        if not can_adapt:
+            self.adapt_var.set(False)
 
     @property
     def running(self) -> bool:
@@ -429,8 +445,15 @@ class LivePanel(ttk.Frame):
         self.button.configure(text="■  Stop listening")
         self.status_var.set(f"Listening to the {self.app.audio_input.describe()}…")
         self.app.show_info("Live: speak, and each stretch of speech is recognised when you pause.")
+        speaker = None
+        self._adapting_run = self.adapt_var.get() and model.speaker_adaptive
+        if self._adapting_run:
+            if self.voice is None:
+                self.voice = model.speaker_profile()
+            speaker = self.voice
+        self.adapt_check.configure(state="disabled")  # a run adapts or not from its start
         self._stop = self.app.run_task(
-            "live", lambda stop, post: jobs.listen(model, self.app.audio_input.open(), stop, post),
+            "live", lambda stop, post: jobs.listen(model, self.app.audio_input.open(), stop, post, speaker=speaker),
             on_message=self._on_message, on_done=self._on_done, on_error=self._on_error)
 
     def stop(self) -> None:
@@ -441,11 +464,16 @@ class LivePanel(ttk.Frame):
     def _finish(self) -> None:
         self._stop = None
         self.button.configure(text="▶  Start listening")
+        can_adapt = self.app.model is not None and bool(getattr(self.app.model, "speaker_adaptive", False))
+        self.adapt_check.configure(state="normal" if can_adapt else "disabled")
         self.app.release_audio("live")
 
     def _on_message(self, kind: str, payload) -> None:
         if kind == "level":
             self.meter.set_level(payload)
+            return
+        if kind == "adapting":
+            self.app.show_info(f"Adapting to this voice from now on ({payload} stretches of speech heard).")
             return
         event = payload
         self.events.append(event)
@@ -466,7 +494,12 @@ class LivePanel(ttk.Frame):
     def _on_done(self, count: int) -> None:
         self._finish()
         segments = sum(e.kind == "segment" for e in self.events)
-        self.status_var.set(f"Stopped: {segments} segment{'s' if segments != 1 else ''} recognised.")
+        voice = ""
+        if self._adapting_run and self.voice is not None and self.app.model is not None:
+            needed = self.app.model.min_speaker_utterances
+            voice = (f" Adapted to this voice ({self.voice.count} stretches of speech)." if self.voice.count >= needed
+                     else f" Not adapted yet: {self.voice.count} of {needed} stretches of speech heard.")
+        self.status_var.set(f"Stopped: {segments} segment{'s' if segments != 1 else ''} recognised.{voice}")
 
     def _on_error(self, exc: BaseException) -> None:
         self._finish()
