@@ -341,3 +341,20 @@ def test_worker_processes_keep_the_models_settings(tiny_bundle):
     model = emovox.load_model(tiny_bundle, uncertain_below=0.999)
     alone, workers = model.process_files(files), model.process_files(files, jobs=2)
     assert [r.uncertain for r in workers] == [r.uncertain for r in alone] and any(r.uncertain for r in alone)
+
+
+@weights_installed
+@needs_ravdess
+def test_one_long_recording_of_one_voice_is_learnt_from_its_own_segments(adaptive_bundle, tmp_path):
+    """A voice note of 12 sentences: the profile comes from its voice-activity segments (one utterance each),
+    and the adapted timeline has the same segments with the adapted head's answers."""
+    wav = tmp_path / "note.wav"
+    sf.write(wav, conversation(actor_files(9)[::5]), 16000)
+    model = emovox.load_model(adaptive_bundle[0])
+    voice = model.speaker_profile([wav], segment="vad", vad="energy")
+    plain = model.process_file(wav, segment="vad", vad="energy")
+    assert voice.count == len(plain) >= MIN_UTTERANCES and not voice.errors  # one utterance per segment
+    adapted = model.adapted(voice).process_file(wav, segment="vad", vad="energy")
+    assert [(r.start_s, r.end_s) for r in adapted] == [(r.start_s, r.end_s) for r in plain]
+    assert all(a.probabilities != p.probabilities for a, p in zip(adapted, plain))
+    assert f"adapted to a voice from {voice.count} utterances" in model.adapted(voice).describe()
