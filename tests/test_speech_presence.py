@@ -103,3 +103,43 @@ SILERO_MISSES = ["03-01-03-02-01-01-06", "03-01-03-02-02-01-06", "03-01-03-02-02
 def test_speech_silero_misses_still_passes(stem):
     samples, rate = sf.read(str(RAVDESS / f"Actor_{stem[-2:]}" / f"{stem}.flac"), dtype="float32")
     assert detect(samples, rate) is None
+
+
+@needs_ravdess
+def test_a_complete_check_gives_the_same_answer_and_leaves_the_bounds_to_memory(monkeypatch):
+    """detect(complete=True) runs the detector over the whole clip; speech_bounds of the same audio, next (what a
+    feature set that cuts at the speech does), then runs no detector at all."""
+    import emovox.speech_presence as presence
+    from emovox.audio import load, resample
+
+    samples = resample(load(RAVDESS / "Actor_04" / "03-01-05-02-01-01-04.flac"), RATE).samples
+    assert detect(samples, RATE) is None and detect(samples, RATE, complete=True) is None
+    noise = _pink(2 * RATE).astype(np.float32)
+    assert detect(noise, RATE, complete=True) == detect(noise, RATE) == "noise without speech"
+    detect(samples, RATE, complete=True)
+
+    def no_detector():
+        raise AssertionError("the detector ran again")
+
+    monkeypatch.setattr(presence, "_vad", no_detector)
+    assert presence.speech_bounds(samples) is not None
+
+
+@needs_ravdess
+def test_windows_without_speech_cost_no_features(tiny_bundle):
+    """A window of noise is refused before its features are computed; a too-short input still says so."""
+    import emovox
+
+    from conftest import tone
+
+    model = emovox.load_model(tiny_bundle)
+    computed = []
+    transform = model.feature_set.transform
+    model.feature_set.transform = lambda audio: computed.append(audio.duration) or transform(audio)
+    noise = (0.05 * RNG.standard_normal(10 * 48000)).astype(np.float32)
+    found = model.process_signal(noise, 48000, segment="windows", window_s=3.0, hop_s=1.0)
+    assert not found.rows and "no window holds speech" in found.errors[0].problem and computed == []
+    speech, rate = sf.read(str(RAVDESS / "Actor_04" / "03-01-05-02-01-01-04.flac"), dtype="float32")
+    assert model.process_signal(np.concatenate([speech, noise]), rate, segment="windows").rows and computed
+    short = model.process_signal(tone(0.05, 48000), 48000)
+    assert "too short" in short.errors[0].problem

@@ -183,12 +183,16 @@ def speech_bounds(samples: np.ndarray) -> tuple[int, int] | None:
     return int(speech[0] * FRAME), int(min(len(samples), (speech[-1] + 1) * FRAME))
 
 
-def detect(samples: np.ndarray, rate: int) -> str | None:
+def detect(samples: np.ndarray, rate: int, *, complete: bool = False) -> str | None:
     """``None`` if ``samples`` hold speech, else a short reason: see the module's description.
 
     Args:
         samples: float (``[-1, 1]``) or integer PCM, mono ``(n,)`` or ``(n, channels)``.
         rate: their sample rate, Hz.
+        complete: run the detector over all of the audio (its answer then remembered) instead of stopping
+            once :data:`MIN_SPEECH_S` of speech is found: for a caller that asks :func:`speech_bounds` of
+            the same audio next (a feature set that cuts at the speech), which then runs no detector.
+            The answer is the same either way.
 
     Returns:
         ``None``, or one of ``"no audio"``, ``"silence"``, ``"constant signal"``,
@@ -212,7 +216,7 @@ def detect(samples: np.ndarray, rate: int) -> str | None:
     if m["peak_share"] > 0.9 and m["steadiness"] > 0.98 and m["whitened_flatness"] > 0.8:
         return "a steady tone"
     enough = int(np.ceil(MIN_SPEECH_S * RATE / FRAME))
-    probabilities = speech_probabilities(scaled, enough_frames=enough)
+    probabilities = speech_probabilities(scaled, enough_frames=None if complete else enough)
     if np.sum(probabilities >= THRESHOLD) >= enough:
         return None
     if (probabilities.max() >= WEAK_THRESHOLD and m["change"] > 7.5 and m["steadiness"] < 0.9

@@ -26,6 +26,9 @@ class FeatureSet(ABC):
     version: ClassVar[int]
     #: Shortest audio, in seconds, the feature set accepts.
     min_seconds: ClassVar[float] = 0.1
+    #: The feature set cuts the audio at the speech detector's bounds
+    #: (:func:`emovox.speech_presence.speech_bounds`), so a speech check before it runs the detector in full.
+    cuts_at_speech: ClassVar[bool] = False
 
     @property
     @abstractmethod

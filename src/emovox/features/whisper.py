@@ -160,6 +160,7 @@ class WhisperBaseVAD(WhisperBase):
 
     name = "whisper-base-vad"
     version = 1
+    cuts_at_speech = True
 
     def __init__(self, *, trim_db: float = 35.0, pad_s: float = 0.1) -> None:
         super().__init__(trim_db=trim_db)
@@ -213,6 +214,7 @@ class WhisperCheckpoint(WhisperBaseVAD):
         if cut not in ("energy", "vad"):
             raise ParameterError(f"cut must be 'energy' or 'vad', got {cut!r}")
         self.checkpoint, self.cut = str(checkpoint), cut
+        self.cuts_at_speech = cut == "vad"
         self._layers = tuple(int(i) for i in layers) if layers else None
         self._shape: dict | None = None  # depth, width and mel bands, once the weights or the encoder are read
         self.name = f"whisper-{self.checkpoint}" + ("-vad" if cut == "vad" else "") if self.checkpoint in SIZES \
