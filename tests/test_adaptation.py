@@ -358,3 +358,24 @@ def test_one_long_recording_of_one_voice_is_learnt_from_its_own_segments(adaptiv
     assert [(r.start_s, r.end_s) for r in adapted] == [(r.start_s, r.end_s) for r in plain]
     assert all(a.probabilities != p.probabilities for a, p in zip(adapted, plain))
     assert f"adapted to a voice from {voice.count} utterances" in model.adapted(voice).describe()
+
+
+@weights_installed
+@needs_ravdess
+def test_training_fits_the_head_unless_told_not_to(adaptive_bundle, tmp_path):
+    from emovox.errors import DataError
+    from emovox.pipeline import fit_bundle
+
+    dataset = adaptive_bundle[1]
+    with pytest.raises(DataError, match="'seed-mlp' has no speaker-adaptive head"):
+        fit_bundle(dataset, "seed-mlp", tmp_path / "no.emovox", speaker_adaptive=True)
+    assert not (tmp_path / "no.emovox").exists()
+    # the command line, on two of the fixture's actors (their features are in this run's cache)
+    for flags, has_head in (((), True), (("--no-speaker-head",), False)):
+        out = tmp_path / f"m{len(flags)}.emovox"
+        run = emovox_cli("train", "--data", RAVDESS, "--actors", "01,02", "--recipe", "whisper-lr", "--protocol",
+                         "none", "--out", out, *flags)
+        assert run.returncode == 0, run.stderr
+        assert emovox.load_model(out).speaker_adaptive is has_head
+        with zipfile.ZipFile(out) as archive:
+            assert ("speaker-adaptive.onnx" in archive.namelist()) is has_head

@@ -175,13 +175,14 @@ def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results:
         DataError: ``speaker_adaptive=True`` but the recipe cannot have the head, or a recording has no speaker.
     """
     spec = get_model_spec(model)
+    with_speaker_head = _wants_speaker_head(dataset, spec, speaker_adaptive)  # refused before any fitting
     estimator = spec.build(seed)
     started = time.perf_counter()
     # tuned on held-out speakers when the recipe can use them (the same as in evaluation)
     fit_with_groups(estimator, *dataset.training_rows())
     fit_seconds = time.perf_counter() - started
     speaker_head = speaker_entry = None
-    if _wants_speaker_head(dataset, spec, speaker_adaptive):
+    if with_speaker_head:
         speaker_head, speaker_entry = _fit_speaker_head(dataset, spec, seed)
     manifest = {
         "labels": list(dataset.labels),
