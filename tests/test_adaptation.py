@@ -379,3 +379,19 @@ def test_training_fits_the_head_unless_told_not_to(adaptive_bundle, tmp_path):
         assert emovox.load_model(out).speaker_adaptive is has_head
         with zipfile.ZipFile(out) as archive:
             assert ("speaker-adaptive.onnx" in archive.namelist()) is has_head
+
+
+@weights_installed
+@needs_ravdess
+def test_evaluate_reports_the_speaker_adaptive_row_beside_each_protocol(adaptive_bundle):
+    from emovox.pipeline import evaluate
+
+    run = emovox_cli("evaluate", "--data", RAVDESS, "--actors", ",".join(f"{a:02d}" for a in range(1, 7)),
+                     "--recipe", "whisper-lr", "--protocol", "speaker-kfold", "--folds", "3", "--speaker-adaptive",
+                     "--json")
+    assert run.returncode == 0, run.stderr
+    plain, adapted = json.loads(run.stdout)["results"]
+    assert (plain["protocol"], adapted["protocol"]) == ("speaker-kfold", "speaker-kfold+speaker-adaptive")
+    (expected,) = evaluate(adaptive_bundle[1].speaker_adapted(), "whisper-lr", ["speaker-kfold"], k=3, progress=False)
+    assert adapted["summary"]["uar"] == pytest.approx(expected["summary"]["uar"])
+    assert adapted["summary"]["uar"] != plain["summary"]["uar"]

@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser, training: bool = False) -> None:
                         "(default: ravdess-si6 on RAVDESS, leave-one-corpus-out on several corpora, "
                         "else speaker-kfold)"
                         + ("; 'none' skips evaluation" if training else ""))
+    p.add_argument("--speaker-adaptive", action="store_true",
+                   help="also evaluate each protocol speaker-adaptively (features standardised per speaker with all "
+                        "of that speaker's clips, what `predict --same-speaker` does): rows '<protocol>+speaker-adaptive'")
     p.add_argument("--seeds", type=int, default=None,
                    help="model seeds to average over (default: 10 for protocol seed, else 1)")
     p.add_argument("--folds", type=int, default=5, help="k for speaker-kfold")
@@ -85,19 +88,24 @@ def run_protocols(args: argparse.Namespace, data) -> list[dict]:
     from ..pipeline import evaluate
 
     results = []
+    adapted = data.speaker_adapted() if getattr(args, "speaker_adaptive", False) else None
     for protocol in protocols(args, data):
         seeds = range(args.seeds or (10 if protocol == "seed" else 1))
-        if protocol == "cross-corpus":
-            result = cross_corpus(args, data, list(seeds))
-        else:
-            result = evaluate(data, args.recipe, [protocol], seeds=list(seeds), k=args.folds,
-                              progress=not args.no_progress)[0]
-        note(args, summary_line(result))
-        results.append(result)
+        for rows in (data, adapted) if adapted is not None else (data,):
+            if protocol == "cross-corpus":
+                result = cross_corpus(args, rows, list(seeds), speaker_adapted=rows is adapted)
+            else:
+                result = evaluate(rows, args.recipe, [protocol], seeds=list(seeds), k=args.folds,
+                                  progress=not args.no_progress)[0]
+            if rows is adapted:
+                result["protocol"] += "+speaker-adaptive"
+                result["protocol_description"] += "; features standardised per speaker with all of that speaker's clips"
+            note(args, summary_line(result))
+            results.append(result)
     return results
 
 
-def cross_corpus(args: argparse.Namespace, data, seeds: list[int]) -> dict:
+def cross_corpus(args: argparse.Namespace, data, seeds: list[int], *, speaker_adapted: bool = False) -> dict:
     from .. import corpora
     from ..errors import ParameterError
     from ..evaluation.cross_corpus import cross_corpus as run_cross_corpus
@@ -111,7 +119,7 @@ def cross_corpus(args: argparse.Namespace, data, seeds: list[int]) -> dict:
                         progress=not args.no_progress)
     note(args, f"test data: {test.summary()['files']} files, {test.summary()['speakers']} speakers")
     report_bad_files(test.errors)
-    return run_cross_corpus(data, test, args.recipe, seeds=seeds)
+    return run_cross_corpus(data, test.speaker_adapted() if speaker_adapted else test, args.recipe, seeds=seeds)
 
 
 def finish_report(args: argparse.Namespace, results: list[dict], data) -> None:
