@@ -12,6 +12,11 @@ microphone at -35 dBFS, clipping) and classified. Babble is mixed from EMOVO spe
 Every random choice is seeded by the condition and the file name, so runs repeat exactly.
 Degraded features are cached under $EMOVOX_CACHE/robustness/, keyed by the feature set.
 
+With --cut-at-clean (a diagnostic, for a feature set that cuts at Silero's speech bounds and for
+conditions that keep the clip's length, such as noise and babble), each degraded clip is cut where
+the feature set cuts the *clean* clip instead of where it cuts the degraded one: how much of a drop
+comes from where the detector cuts a noisy clip rather than from the noise over the speech itself.
+
 Prints one table (UAR mean ± std over folds, the drop from clean, accuracy, ECE per fold with
 the ECE a perfectly calibrated model would show on test sets that small, ECE of all folds
 together) and writes bench/results/robustness-<model>.json (robustness-<model>-everyN.json
@@ -64,8 +69,28 @@ def _babble_voices(folder: Path | None) -> list[np.ndarray]:
     return [load(u.path, rate=RATE).samples for u in chosen]
 
 
-def _init(feature_set, voices) -> None:
-    _STATE.update(feature_set=feature_set, voices=voices)
+def _init(feature_set, voices, cut_at_clean: bool = False) -> None:
+    _STATE.update(feature_set=feature_set, voices=voices, cut_at_clean=cut_at_clean)
+
+
+def _at_clean_bounds(clean: np.ndarray, samples: np.ndarray, rate: int, path: str) -> np.ndarray:
+    """Features of the degraded ``samples`` cut where the feature set cuts the ``clean`` clip (Silero's first and
+    last speech frame with ``pad_s`` either side, or its energy trim where Silero finds none), the encoder run
+    on that piece as it is."""
+    import copy
+
+    from emovox.audio import resample
+
+    feature_set = _STATE["feature_set"]
+    if rate != RATE or len(samples) != len(clean) or feature_set.rate != RATE:
+        raise SystemExit(f"--cut-at-clean needs conditions that keep the clip's rate and length ({path})")
+    cut = feature_set.speech(from_array(clean, RATE, name=path)).samples  # a slice of the clean clip
+    start = next(i for i in np.flatnonzero(clean[:len(clean) - len(cut) + 1] == cut[0])
+                 if np.array_equal(clean[i:i + len(cut)], cut))
+    piece = from_array(samples[start:start + len(cut)], rate, name=path)
+    uncut = copy.copy(feature_set)
+    uncut.speech = lambda audio: resample(audio, feature_set.rate)  # already cut: the encoder sees it as it is
+    return uncut.transform(piece)
 
 
 def _degraded_features(task: tuple[str, str]) -> np.ndarray:
@@ -75,22 +100,24 @@ def _degraded_features(task: tuple[str, str]) -> np.ndarray:
     voices = _STATE["voices"]
     talkers = [voices[i] for i in rng.choice(len(voices), BABBLE_TALKERS, replace=False)] if voices else []
     samples, rate = augment.degrade(clean, RATE, condition, rng, voices=talkers)
+    if _STATE["cut_at_clean"]:
+        return _at_clean_bounds(clean, samples, rate, path)
     return _STATE["feature_set"].transform(from_array(samples, rate, name=path))
 
 
-def degraded(paths: list[str], condition: str, feature_set, voices, jobs: int) -> np.ndarray:
+def degraded(paths: list[str], condition: str, feature_set, voices, jobs: int, cut_at_clean: bool = False) -> np.ndarray:
     """Features of every path under ``condition``, from the cache or computed in ``jobs`` processes."""
     digest = hashlib.sha256("\n".join(paths).encode()).hexdigest()[:12]
-    slug = "".join(c if c.isalnum() else "-" for c in condition)
+    slug = "".join(c if c.isalnum() else "-" for c in condition) + ("-cut-at-clean" if cut_at_clean else "")
     cached = cache_dir() / "robustness" / feature_set.key / f"{slug}-{digest}.npy"
     if cached.is_file():
         return np.load(cached)
     tasks = [(p, condition) for p in paths]
     if jobs > 1:
-        with get_context("fork").Pool(jobs, _init, (feature_set, voices)) as pool:
+        with get_context("fork").Pool(jobs, _init, (feature_set, voices, cut_at_clean)) as pool:
             rows = pool.map(_degraded_features, tasks, chunksize=8)
     else:
-        _init(feature_set, voices)
+        _init(feature_set, voices, cut_at_clean)
         rows = [_degraded_features(t) for t in tasks]
     features = np.stack(rows).astype(np.float32)
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +165,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="test on every N-th clip only (quick runs)")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)), help="processes for features")
     parser.add_argument("--presence", action="store_true", help="check emovox.speech_presence on clean files instead")
+    parser.add_argument("--cut-at-clean", action="store_true",
+                        help="diagnostic: cut each degraded clip where the feature set cuts the clean clip (see above)")
     args = parser.parse_args()
 
     data = corpora.default_data_dir(args.data)
@@ -159,6 +188,8 @@ def main() -> None:
 
     spec = get_model_spec(args.model)
     feature_set = default_feature_set(args.model)
+    if args.cut_at_clean and not (feature_set.cuts_at_speech and args.conditions):
+        parser.error("--cut-at-clean needs a recipe whose features cut at the speech (whisper-*-vad) and --conditions")
     dataset = load_dataset(data, EMOTIONS, feature_set, progress=False, jobs=args.jobs, augment=spec.augment)
     folds = make_folds("ravdess-si6", dataset.utterances)
     started = time.perf_counter()
@@ -185,7 +216,7 @@ def main() -> None:
     print(f"{'clean':<26} UAR {rows[0]['uar']['mean']:5.1f} ± {rows[0]['uar']['std']:4.1f}", flush=True)
     for condition in conditions:
         t0 = time.perf_counter()
-        result = score(degraded(paths, condition, feature_set, voices, args.jobs))
+        result = score(degraded(paths, condition, feature_set, voices, args.jobs, args.cut_at_clean))
         rows.append({"condition": condition, **result, "seconds": round(time.perf_counter() - t0, 1),
                      "drop": round(rows[0]["uar"]["mean"] - result["uar"]["mean"], 1)})
         r = rows[-1]
