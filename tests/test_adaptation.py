@@ -351,7 +351,7 @@ def test_one_long_recording_of_one_voice_is_learnt_from_its_own_segments(adaptiv
     wav = tmp_path / "note.wav"
     sf.write(wav, conversation(actor_files(9)[::5]), 16000)
     model = emovox.load_model(adaptive_bundle[0])
-    voice = model.speaker_profile([wav], segment="vad", vad="energy")
+    voice = model.speaker_profile(wav, segment="vad", vad="energy")  # one path, not a list of them
     plain = model.process_file(wav, segment="vad", vad="energy")
     assert voice.count == len(plain) >= MIN_UTTERANCES and not voice.errors  # one utterance per segment
     adapted = model.adapted(voice).process_file(wav, segment="vad", vad="energy")

@@ -174,7 +174,7 @@ class Recognizer:
         """A profile of one voice (:mod:`emovox.adaptation`) for this model's features, from audio of it.
 
         Args:
-            sources: audio files or folders of the speaker (none: an empty profile, e.g. for
+            sources: audio files or folders of the speaker, or one of them (none: an empty profile, e.g. for
                 ``stream(speaker=...)`` to fill).
             segment: how files are cut into utterances, as in :meth:`process_file`: each stretch classified
                 (a whole clip, a segment, a window) that holds speech adds one utterance.
@@ -183,6 +183,8 @@ class Recognizer:
             The profile; ``profile.errors`` lists the inputs that gave no utterance (:class:`FileError`).
         """
         profile = SpeakerProfile(self.feature_set.dim, self._feature_set_entry())
+        if isinstance(sources, (str, bytes, os.PathLike)):
+            sources = [sources]  # one file or folder, not its characters
         paths: list = []
         for source in sources:
             source = Path(os.fsdecode(source))
