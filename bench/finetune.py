@@ -332,8 +332,7 @@ def main() -> None:
         mine = sorted((r for r in results if r["variant"] == variant and r["lr"] == lr), key=lambda r: r["fold"])
         uar = [r["uar"] for r in mine]
         rows.append({"variant": variant, "lr": lr, "epochs": args.epochs if variant in ("frozen", "ft") else None,
-                     "uar": {"mean": round(float(np.mean(uar)), 1),
-                                                            "std": round(float(np.std(uar)), 1)},
+                     "uar": {"mean": round(float(np.mean(uar)), 1), "std": round(float(np.std(uar)), 1)},
                      "folds": mine, "seconds_per_fold": round(float(np.mean([r["seconds"] for r in mine])), 1)})
         print(f"| {variant} | {lr or ''} | {np.mean(uar):.1f} ± {np.std(uar):.1f} % | "
               f"{' '.join(f'{u:.1f}' for u in uar)} | {rows[-1]['seconds_per_fold']:.0f} |")

@@ -74,23 +74,13 @@ def _init(feature_set, voices, cut_at_clean: bool = False) -> None:
 
 
 def _at_clean_bounds(clean: np.ndarray, samples: np.ndarray, rate: int, path: str) -> np.ndarray:
-    """Features of the degraded ``samples`` cut where the feature set cuts the ``clean`` clip (Silero's first and
-    last speech frame with ``pad_s`` either side, or its energy trim where Silero finds none), the encoder run
-    on that piece as it is."""
-    import copy
-
-    from emovox.audio import resample
-
+    """Features of the degraded ``samples`` cut where the feature set cuts the ``clean`` clip
+    (``speech_span``: Silero's speech with ``pad_s`` either side, or the energy trim where Silero finds none)."""
     feature_set = _STATE["feature_set"]
     if rate != RATE or len(samples) != len(clean) or feature_set.rate != RATE:
         raise SystemExit(f"--cut-at-clean needs conditions that keep the clip's rate and length ({path})")
-    cut = feature_set.speech(from_array(clean, RATE, name=path)).samples  # a slice of the clean clip
-    start = next(i for i in np.flatnonzero(clean[:len(clean) - len(cut) + 1] == cut[0])
-                 if np.array_equal(clean[i:i + len(cut)], cut))
-    piece = from_array(samples[start:start + len(cut)], rate, name=path)
-    uncut = copy.copy(feature_set)
-    uncut.speech = lambda audio: resample(audio, feature_set.rate)  # already cut: the encoder sees it as it is
-    return uncut.transform(piece)
+    start, end = feature_set.speech_span(from_array(clean, RATE, name=path))
+    return feature_set.embed(from_array(samples[start:end], rate, name=path))
 
 
 def _degraded_features(task: tuple[str, str]) -> np.ndarray:
@@ -105,7 +95,8 @@ def _degraded_features(task: tuple[str, str]) -> np.ndarray:
     return _STATE["feature_set"].transform(from_array(samples, rate, name=path))
 
 
-def degraded(paths: list[str], condition: str, feature_set, voices, jobs: int, cut_at_clean: bool = False) -> np.ndarray:
+def degraded(paths: list[str], condition: str, feature_set, voices, jobs: int,
+             cut_at_clean: bool = False) -> np.ndarray:
     """Features of every path under ``condition``, from the cache or computed in ``jobs`` processes."""
     digest = hashlib.sha256("\n".join(paths).encode()).hexdigest()[:12]
     slug = "".join(c if c.isalnum() else "-" for c in condition) + ("-cut-at-clean" if cut_at_clean else "")

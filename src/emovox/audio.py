@@ -382,6 +382,14 @@ def _short(exc: BaseException) -> str:
 def trim_silence(audio: Audio, *, top_db: float = 35.0, pad_seconds: float = 0.05) -> Audio:
     """Cut leading and trailing stretches quieter than ``top_db`` below the peak (librosa.effects.trim),
     keeping ``pad_seconds`` either side. Returns ``audio`` unchanged if nothing would remain."""
+    start, end = silence_trim_span(audio, top_db=top_db, pad_seconds=pad_seconds)
+    if (start, end) == (0, len(audio.samples)):
+        return audio
+    return Audio(audio.samples[start:end], audio.rate, audio.name)
+
+
+def silence_trim_span(audio: Audio, *, top_db: float = 35.0, pad_seconds: float = 0.05) -> tuple[int, int]:
+    """First and one-past-last sample :func:`trim_silence` keeps (all of ``audio`` if nothing would remain)."""
     from .kernels import load
 
     effects = load("librosa.effects")
@@ -391,5 +399,5 @@ def trim_silence(audio: Audio, *, top_db: float = 35.0, pad_seconds: float = 0.0
     pad = int(pad_seconds * audio.rate)
     start, end = max(0, start - pad), min(len(audio.samples), end + pad)
     if end - start < hop:
-        return audio
-    return Audio(audio.samples[start:end], audio.rate, audio.name)
+        return 0, len(audio.samples)
+    return start, end

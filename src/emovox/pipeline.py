@@ -190,8 +190,7 @@ def fit_bundle(dataset: Dataset, model: str, out: str | os.PathLike, *, results:
         "audio": {"rate": training_rate(dataset), "channels": "mix"},
         "model": {"name": model, "summary": spec.summary, "seed": seed,
                   "params": _jsonable(estimator.get_params()),
-                  "fitted": {k: float(v) for k in ("C_", "temperature_")
-                             if (v := getattr(estimator, k, None)) is not None}},
+                  "fitted": _fitted(estimator)},
         "training": dataset.summary() | {"fit_seconds": round(fit_seconds, 3)},
         "metrics": [{"protocol": r["protocol"], **{m: r["summary"][m] for m in r["summary"]},
                      "recall": r["recall"], "n_folds": r["n_folds"], "seeds": r["seeds"]} for r in results],
@@ -225,9 +224,14 @@ def _fit_speaker_head(dataset: Dataset, spec, seed: int) -> tuple[bytes, dict]:
     fit_with_groups(estimator, *adapted.training_rows())
     entry = {"min_utterances": MIN_UTTERANCES,
              "summary": "the same recipe on features standardised per training speaker (emovox.adaptation)",
-             "fitted": {k: float(v) for k in ("C_", "temperature_") if (v := getattr(estimator, k, None)) is not None},
+             "fitted": _fitted(estimator),
              "fit_seconds": round(time.perf_counter() - started, 3)}
     return bundle_io.to_onnx(estimator, dataset.features.shape[1]), entry
+
+
+def _fitted(estimator) -> dict:
+    """What the fit chose that a manifest records: the L2 strength and the temperature, where the model has them."""
+    return {k: float(v) for k in ("C_", "temperature_") if (v := getattr(estimator, k, None)) is not None}
 
 
 #: What a bundle trained on each corpus must say about its licence.

@@ -149,11 +149,16 @@ class Recognizer:
     def holds_speech(self, samples: np.ndarray, rate: int) -> bool:
         """Whether ``samples`` hold speech (:func:`emovox.speech_presence.detect`; always true with
         ``require_speech`` off)."""
+        return self._no_speech_reason(samples, rate) is None
+
+    def _no_speech_reason(self, samples: np.ndarray, rate: int) -> str | None:
+        """Why ``samples`` hold no speech (``"a steady tone"``, ...), or ``None`` (also with ``require_speech`` off)."""
         if not self.require_speech:
-            return True
+            return None
         from .speech_presence import detect
 
-        return detect(samples, rate) is None
+        # in full when the features cut at the detector's bounds: they then reuse its answer
+        return detect(samples, rate, complete=self.feature_set.cuts_at_speech)
 
     def predict_proba(self, features: np.ndarray, *, speaker: SpeakerProfile | None = None) -> np.ndarray:
         """Probabilities, float64 shape ``(n, n_labels)``, for precomputed features of shape ``(n, dim)``.
@@ -467,13 +472,9 @@ class Recognizer:
 
     def _check_speech(self, samples: np.ndarray, rate: int, name: str) -> None:
         """Raise ``AudioError("no speech (a steady tone)")`` and the like unless ``samples`` hold speech."""
-        if self.require_speech:
-            from .speech_presence import detect
-
-            # in full when the features cut at the detector's bounds next: they then reuse its answer
-            reason = detect(samples, rate, complete=self.feature_set.cuts_at_speech)
-            if reason is not None:
-                raise AudioError(name, f"no speech ({reason})")
+        reason = self._no_speech_reason(samples, rate)
+        if reason is not None:
+            raise AudioError(name, f"no speech ({reason})")
 
     def _voice_activity(self, blocks: Iterator[np.ndarray], rate: int, name: str, plan: VoiceActivity,
                         offset_s: float) -> list[Prediction]:

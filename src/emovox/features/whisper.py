@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from ..audio import Audio, require_duration, resample, trim_silence
+from ..audio import Audio, require_duration, resample, silence_trim_span
 from ..kernels import librosa
 from ..paths import atomic_write, cache_dir
 from .base import FAMILIES, SpeechFeatureSet, register
@@ -137,7 +137,11 @@ class WhisperBase(SpeechFeatureSet):
     n_mels: int = 80
 
     def transform(self, audio: Audio) -> np.ndarray:
-        mel = log_mel(self.speech(audio).samples, self.n_mels)
+        return self.embed(self.speech(audio))
+
+    def embed(self, speech: Audio) -> np.ndarray:
+        """The feature vector of ``speech`` as it is (already at :attr:`rate` and cut: :meth:`speech`'s output)."""
+        mel = log_mel(speech.samples, self.n_mels)
         session = self._encoder()
         chunks = [mel[:, i:i + MAX_FRAMES] for i in range(0, mel.shape[1], MAX_FRAMES)]
         chunks = [c for c in chunks if c.shape[1] >= 4] or chunks[:1]
@@ -174,16 +178,21 @@ class WhisperBaseVAD(WhisperBase):
         return super().__getstate__() | {"pad_s": self.pad_s}
 
     def speech(self, audio: Audio) -> Audio:
-        from ..speech_presence import speech_bounds
-
         require_duration(audio, self.min_seconds, f"feature set {self.name!r}")
         speech = resample(audio, self.rate)
+        start, end = self.speech_span(speech)
+        return Audio(speech.samples[start:end], speech.rate, speech.name)
+
+    def speech_span(self, speech: Audio) -> tuple[int, int]:
+        """First and one-past-last sample of ``speech`` (at :attr:`rate`) the features are computed over: Silero's
+        first and last speech frame with ``pad_s`` either side, else the energy trim (else all of it)."""
+        from ..speech_presence import speech_bounds
+
         bounds = speech_bounds(speech.samples)
         if bounds is None:
-            return trim_silence(speech, top_db=self.trim_db) if self.trim_db else speech
+            return silence_trim_span(speech, top_db=self.trim_db) if self.trim_db else (0, len(speech.samples))
         pad = int(self.pad_s * self.rate)
-        start, end = max(0, bounds[0] - pad), min(len(speech.samples), bounds[1] + pad)
-        return Audio(speech.samples[start:end], speech.rate, speech.name)
+        return max(0, bounds[0] - pad), min(len(speech.samples), bounds[1] + pad)
 
 
 class WhisperCheckpoint(WhisperBaseVAD):

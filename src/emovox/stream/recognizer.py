@@ -155,7 +155,7 @@ class StreamSession:
         self._executor = executor
         self._waiting: deque[tuple[Future, int, int, int, float]] = deque()
         self.speaker = speaker
-        self._min_utterances = getattr(model, "min_speaker_utterances", 0) if speaker is not None else 0
+        self._min_utterances = model.min_speaker_utterances if speaker is not None else 0
         if warm_up:
             self._warm_up()
 

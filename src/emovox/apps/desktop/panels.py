@@ -415,10 +415,13 @@ class LivePanel(ttk.Frame):
         """A new model: its labels, whether it can adapt to a voice (its speaker-adaptive head), a fresh voice."""
         self.set_labels(model.labels)
         self.voice = None
-        can_adapt = bool(getattr(model, "speaker_adaptive", False))
-        self.adapt_check.configure(state="normal" if can_adapt else "disabled")
-        if not can_adapt:
+        self._enable_adapt(model)
+        if not model.speaker_adaptive:
             self.adapt_var.set(False)
+
+    def _enable_adapt(self, model) -> None:
+        """*Adapt to this voice* can be ticked only for a model with the speaker-adaptive head."""
+        self.adapt_check.configure(state="normal" if model is not None and model.speaker_adaptive else "disabled")
 
     @property
     def running(self) -> bool:
@@ -464,8 +467,7 @@ class LivePanel(ttk.Frame):
     def _finish(self) -> None:
         self._stop = None
         self.button.configure(text="▶  Start listening")
-        can_adapt = self.app.model is not None and bool(getattr(self.app.model, "speaker_adaptive", False))
-        self.adapt_check.configure(state="normal" if can_adapt else "disabled")
+        self._enable_adapt(self.app.model)
         self.app.release_audio("live")
 
     def _on_message(self, kind: str, payload) -> None:
