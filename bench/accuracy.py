@@ -81,7 +81,7 @@ def within(model: str, data, seeds: int, adaptive: bool, copies: int | None = No
     rows = []
     for protocol, emotions in PLAN:
         dataset = load_dataset(data, emotions, feature_set, progress=False,
-                               augment=MODELS[model].augment if copies is None else copies)
+                               augment=MODELS[model].augment if copies is None else copies, babble=MODELS[model].babble)
         started = time.perf_counter()
         (result,) = evaluate(dataset, model, [protocol], seeds=list(range(seeds)) if protocol == "seed" else [0],
                              progress=False)
@@ -99,8 +99,9 @@ def across(model: str, data, emovo: Path, copies: int | None = None) -> list[dic
     feature_set = default_feature_set(model)
     if copies is None:
         copies = MODELS[model].augment  # degraded training copies, for a recipe that trains on them
-    ravdess = load_dataset(data, SHARED7, feature_set, progress=False, augment=copies)
-    italian = load_dataset(emovo, SHARED7, feature_set, kind="emovo", progress=False, augment=copies)
+    babble = MODELS[model].babble
+    ravdess = load_dataset(data, SHARED7, feature_set, progress=False, augment=copies, babble=babble)
+    italian = load_dataset(emovo, SHARED7, feature_set, kind="emovo", progress=False, augment=copies, babble=babble)
     rows = []
     for adaptive in (False, True):
         for train, test in ((ravdess, italian), (italian, ravdess)):

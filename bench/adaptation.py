@@ -86,7 +86,7 @@ def main() -> None:
     spec = get_model_spec(args.model)
     counts = [int(n) for n in args.clips.split(",")]
     dataset = load_dataset(args.data, list(EMOTIONS), get_feature_set(spec.features), augment=spec.augment,
-                           progress=False)
+                           babble=spec.babble, progress=False)
     adapted = dataset.speaker_adapted()
     speakers = np.array([u.speaker for u in dataset.utterances], dtype=object)
     sessions = ("session, random order", "session, emotion order")

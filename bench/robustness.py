@@ -181,7 +181,8 @@ def main() -> None:
     feature_set = default_feature_set(args.model)
     if args.cut_at_clean and not (feature_set.cuts_at_speech and args.conditions):
         parser.error("--cut-at-clean needs a recipe whose features cut at the speech (whisper-*-vad) and --conditions")
-    dataset = load_dataset(data, EMOTIONS, feature_set, progress=False, jobs=args.jobs, augment=spec.augment)
+    dataset = load_dataset(data, EMOTIONS, feature_set, progress=False, jobs=args.jobs, augment=spec.augment,
+                           babble=spec.babble)
     folds = make_folds("ravdess-si6", dataset.utterances)
     started = time.perf_counter()
     fitted = []

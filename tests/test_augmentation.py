@@ -54,6 +54,78 @@ def test_augmented_copies_are_reproducible_and_cached(tmp_path):
     assert np.allclose(recomputed.features, first.features, atol=1e-5)  # seeded by the clip, not by the run
 
 
+
+@needs_ravdess
+def test_babble_in_a_copy_is_the_speakers_other_recordings(monkeypatch):
+    from emovox.audio import Audio
+    from emovox.features import augmented, get_feature_set
+
+    own = [ravdess_file(2, e) for e in (3, 4, 5, 6)]
+    stranger, unknown = ravdess_file(3, 5), ravdess_file(4, 2)
+    voices = augmented.babble_voices([(p, "02") for p in own] + [(stranger, "03"), (unknown, None)])
+    assert voices[str(own[0])] == tuple(sorted(str(p) for p in own[1:]))  # the same speaker's others, not itself
+    assert voices[str(stranger)] == () and voices[str(unknown)] == ()
+
+    clip = load(own[0], rate=16000).samples
+    others = [load(p, rate=16000).samples for p in own[1:]]
+    track = augment.talkers_babble(len(clip), 16000, np.random.default_rng(0), others, talkers=5)
+    again = augment.talkers_babble(len(clip), 16000, np.random.default_rng(0), others, talkers=5)
+    assert np.array_equal(track, again) and len(track) == len(clip)
+    assert np.sqrt(np.mean(track ** 2)) == pytest.approx(1.0, rel=1e-3)
+    assert abs(np.corrcoef(track, clip)[0, 1]) < 0.3
+
+    base = get_feature_set("seed180")
+    copy = augmented.AugmentedCopy(base, copy=0, voices=voices)
+    assert copy.key != augmented.AugmentedCopy(base, copy=0).key  # where the babble comes from is in the key
+    read = []
+    real_load = augmented.load
+    monkeypatch.setattr(augmented, "load", lambda path, rate: read.append(path) or real_load(path, rate=rate))
+    audio = load(own[0])
+    degraded = [augmented.AugmentedCopy(base, copy=c, voices=voices).degrade(audio) for c in range(12)]
+    assert read and set(read) <= set(voices[str(own[0])])  # babble was drawn, only from the speaker's others
+    assert all(np.all(np.isfinite(d.samples)) and np.max(np.abs(d.samples)) <= 1.0 for d in degraded)
+    read.clear()
+    alone = [augmented.AugmentedCopy(base, copy=c, voices=voices).degrade(Audio(audio.samples, audio.rate, "x.wav"))
+             for c in range(12)]
+    assert not read and len(alone) == 12  # a clip not in the map: babble from itself, nothing read
+
+
+@needs_ravdess
+def test_a_recipe_draws_babble_from_the_speakers_other_recordings(capsys):
+    from emovox.cli import main
+    from emovox.errors import ParameterError
+    from emovox.features import get_feature_set
+    from emovox.models import get_model_spec
+    from emovox.pipeline import load_dataset
+
+    assert get_model_spec("whisper-vad-babble-lr").babble == "speaker"
+    assert get_model_spec("whisper-vad-aug-lr").babble == "self"
+    options = dict(actors=["01", "02"], progress=False, augment=1)
+    own = load_dataset(RAVDESS, ("calm", "angry"), get_feature_set("seed180"), babble="speaker", **options)
+    plain = load_dataset(RAVDESS, ("calm", "angry"), get_feature_set("seed180"), **options)
+    assert own.summary()["augmentation"]["babble"].startswith("the speaker's other recordings")
+    assert "babble" not in plain.summary()["augmentation"]
+    assert np.array_equal(own.features, plain.features)  # the clean clips are the same
+    assert not np.allclose(own.augmented.features, plain.augmented.features)  # the copies are not
+    # a fold never trains on a copy of a speaker it tests on: such a copy's babble may be a test clip
+    from emovox.pipeline import evaluate
+
+    (grouped,) = evaluate(own, "seed-mlp", ["speaker-kfold"], k=2, progress=False)
+    assert all(run["n_train_augmented"] == run["n_train"] for run in grouped["runs"])
+    (random_split,) = evaluate(own, "seed-mlp", ["seed"], progress=False)
+    assert all(run["n_train_augmented"] == 0 for run in random_split["runs"])
+    (plain_split,) = evaluate(plain, "seed-mlp", ["seed"], progress=False)  # babble from the clip itself: kept
+    assert all(run["n_train_augmented"] == run["n_train"] for run in plain_split["runs"])
+    with pytest.raises(ParameterError, match="babble must be one of self, speaker"):
+        load_dataset(RAVDESS, ("calm", "angry"), get_feature_set("seed180"), babble="crowd", **options)
+    # the recipe decides it for `emovox evaluate` (and train)
+    code = main(["evaluate", "--data", str(RAVDESS), "--emotions", "calm,angry", "--actors", "01,02,03,04",
+                 "--recipe", "whisper-vad-babble-lr", "--features", "seed180", "--augment", "1",
+                 "--protocol", "speaker-kfold", "--no-progress", "--json"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["data"]["augmentation"]["babble"].startswith("the speaker's other recordings")
+
 def test_training_rows_take_only_the_training_clips_copies():
     features = np.arange(6, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)
     targets = np.array([0, 1, 0, 1, 0, 1])

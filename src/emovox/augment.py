@@ -7,9 +7,10 @@ Each function takes float ``samples`` (mono, ``[-1, 1]``) and their ``rate`` and
 8 kHz), the way a recording made under those conditions would reach emovox.
 :func:`degrade` applies a named :data:`CONDITIONS` entry; ``bench/robustness.py`` runs them all.
 :func:`training_degradation` draws a random mix of them for training-time augmentation
-(:data:`POLICY_VERSION`); it needs nothing but the clip itself, so an augmented copy of a
-training clip never carries another speaker's voice (its babble is the clip's own voice,
-shifted and re-pitched into several talkers).
+(:data:`POLICY_VERSION`). Its babble is the clip's own voice, shifted and re-pitched into
+several talkers (:func:`self_babble`), or, when it is given them, other recordings of the same
+speaker (:func:`talkers_babble`): either way an augmented copy of a training clip never carries
+another speaker's voice.
 
 Levels: the speech level is the RMS over the frames within 35 dB of the loudest
 (:func:`speech_rms`), so that the silence around a clip does not dilute it; an SNR is
@@ -165,11 +166,37 @@ def self_babble(samples: np.ndarray, rate: int, rng: np.random.Generator, talker
     return track / (np.sqrt(np.mean(track ** 2)) + 1e-12)
 
 
+def talkers_babble(n: int, rate: int, rng: np.random.Generator, voices: Sequence[np.ndarray],
+                   talkers: int = 4) -> np.ndarray:
+    """A babble track of ``n`` samples from ``talkers`` recordings drawn from ``voices`` (mono, at ``rate``;
+    without replacement when there are enough, else with): each played 0.7-1.4 times as fast (another
+    pitch and tempo), possibly reversed, looped from a random point, each at the same level; summed, unit RMS.
+
+    ``voices`` is only indexed (``voices[i]``), so it may be a lazy sequence that reads a recording when
+    it is asked for one. Meant for other recordings of the clip's own speaker: other words and other
+    emotions in a voice like the clip's, so that the babble says nothing about the clip's emotion
+    (:func:`self_babble`'s talkers are the clip itself, and share its emotion).
+    """
+    chosen = rng.choice(len(voices), talkers, replace=len(voices) < talkers)
+    track = np.zeros(n)
+    for i in chosen:
+        voice = soxr.resample(np.asarray(voices[int(i)], np.float64), rate,
+                              max(1, round(rate / rng.uniform(0.7, 1.4))), quality="QQ")
+        if rng.random() < 0.5:
+            voice = voice[::-1]
+        voice = voice / (speech_rms(voice, rate) + 1e-12)
+        track += np.resize(np.roll(voice, -int(rng.integers(len(voice)))), n)
+    return track / (np.sqrt(np.mean(track ** 2)) + 1e-12)
+
+
 #: Version of :func:`training_degradation`'s draw: bump it whenever the same seed could give other audio.
 POLICY_VERSION = 3
+#: Version of the draw with ``voices`` given (:func:`talkers_babble`), likewise.
+TALKERS_VERSION = 1
 
 
-def training_degradation(samples: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def training_degradation(samples: np.ndarray, rate: int, rng: np.random.Generator,
+                         voices: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, int]:
     """A random degradation for training-time augmentation, every draw from ``rng``.
 
     Independently, in this order: a speed change of 0.9-1.1 (p 0.2); a room (RT60 0.2-1.0 s,
@@ -179,6 +206,10 @@ def training_degradation(samples: np.ndarray, rate: int, rng: np.random.Generato
     Vorbis or a random band limit (50-400 Hz to 3-8 kHz); a level of -45 to -15 dBFS (p 0.2)
     or clipping by 3-15 dB (p 0.05). At least one of them is applied. Answers ``(samples, rate)`` as the
     other functions do.
+
+    With ``voices`` (other recordings of the clip's speaker, mono at ``rate``; possibly empty), the
+    noise is at 5-20 dB SNR and the babble is made from them (:func:`talkers_babble`), or from the
+    clip itself where there are none. ``voices=None`` is the draw of :data:`POLICY_VERSION`, unchanged.
     """
     x = np.asarray(samples, dtype=np.float64)
     applied = 0
@@ -189,9 +220,13 @@ def training_degradation(samples: np.ndarray, rate: int, rng: np.random.Generato
             x = reverberate(x, rate, rng.uniform(0.2, 1.0), rng, drr_db=rng.uniform(-3.0, 6.0))[0].astype(np.float64)
             applied += 1
         if rng.random() < 0.8:
-            snr = rng.uniform(0.0, 20.0)
-            noise = (self_babble(x, rate, rng, int(rng.integers(3, 9))) if rng.random() < 0.5
-                     else coloured_noise(len(x), rng, rng.uniform(0.0, 2.0)))
+            snr = rng.uniform(0.0 if voices is None else 5.0, 20.0)
+            if rng.random() < 0.5:
+                talkers = int(rng.integers(3, 9))
+                noise = (talkers_babble(len(x), rate, rng, voices, talkers) if voices
+                         else self_babble(x, rate, rng, talkers))
+            else:
+                noise = coloured_noise(len(x), rng, rng.uniform(0.0, 2.0))
             x, applied = mix_at_snr(x, rate, noise, snr), applied + 1
         if rng.random() < 0.3:
             channel = int(rng.integers(4))

@@ -13,11 +13,12 @@ import numpy as np
 
 from . import corpora
 from .corpora import Utterance
-from .errors import DataError
+from .errors import DataError, ParameterError
 from .evaluation import cross_validate, write_report
 from .evaluation.runner import AugmentedRows, fit_with_groups, training_rows
 from .features import FeatureSet, extract_files, get_feature_set
-from .features.augmented import AugmentedCopy
+from .augment import TALKERS_VERSION
+from .features.augmented import BABBLE_SOURCES, AugmentedCopy, babble_voices
 from .models import get_model_spec
 from .models import bundle as bundle_io
 
@@ -82,7 +83,7 @@ class Dataset:
 def load_dataset(data: str | os.PathLike | Sequence[str | os.PathLike] | None, emotions: Sequence[str],
                  feature_set: FeatureSet, *, kind: str | Sequence[str] = "auto", actors: Sequence[str] | None = None,
                  jobs: int | None = None, use_cache: bool = True, progress: bool = True, augment: int = 0,
-                 augment_seed: int = 0) -> Dataset:
+                 augment_seed: int = 0, babble: str = "self") -> Dataset:
     """Read one corpus or several, keep ``emotions`` (and ``actors``, if given), and extract features.
 
     Files that cannot be read are listed in ``Dataset.errors`` and left out.
@@ -95,7 +96,16 @@ def load_dataset(data: str | os.PathLike | Sequence[str | os.PathLike] | None, e
         augment: degraded copies of each clip to add for training
             (:mod:`emovox.features.augmented`); evaluation always tests on the clean clips.
         augment_seed: the copies' seed.
+        babble: what the copies' babble is made from: ``"self"``, the clip's own voice re-pitched into
+            several talkers; ``"speaker"``, other recordings of the clip's speaker among ``data``'s
+            usable ones (other words and emotions; see :mod:`emovox.features.augmented`).
+
+    Raises:
+        DataError: no usable recordings.
+        ParameterError: ``babble`` is neither.
     """
+    if babble not in BABBLE_SOURCES:
+        raise ParameterError(f"babble must be one of {', '.join(BABBLE_SOURCES)}, not {babble!r}")
     utterances = _read_corpora(data, kind)
     if actors:
         wanted = {a.zfill(2) if a.isdigit() else a for a in actors}
@@ -115,14 +125,18 @@ def load_dataset(data: str | os.PathLike | Sequence[str | os.PathLike] | None, e
     augmented = augmentation = None
     if augment > 0:
         blocks, sources = [], []
+        voices = babble_voices((u.path, u.speaker) for u in kept) if babble == "speaker" else None
         for copy in range(augment):
-            extra = extract_files([u.path for u in kept], AugmentedCopy(feature_set, copy=copy, seed=augment_seed),
+            extra = extract_files([u.path for u in kept],
+                                  AugmentedCopy(feature_set, copy=copy, seed=augment_seed, voices=voices),
                                   jobs=jobs, use_cache=use_cache, progress=progress)
             blocks.append(extra.features)
             sources.append(np.asarray(extra.ok, dtype=int))  # a copy that fails (e.g. too short) is left out
             cached += extra.cached
-        augmented = AugmentedRows(np.concatenate(blocks), np.concatenate(sources))
+        augmented = AugmentedRows(np.concatenate(blocks), np.concatenate(sources), hears_speaker=voices is not None)
         augmentation = {"policy": f"emovox.augment v{AugmentedCopy.version}", "copies": augment, "seed": augment_seed}
+        if babble == "speaker":
+            augmentation["babble"] = f"the speaker's other recordings (v{TALKERS_VERSION})"
     return Dataset(kept, extraction.features, targets, labels, feature_set, extraction.errors,
                    time.perf_counter() - started, cached, augmented, augmentation)
 

@@ -57,12 +57,14 @@ def dataset(args: argparse.Namespace):
     from ..models import get_model_spec
     from ..pipeline import default_feature_set, load_dataset
 
-    augment = get_model_spec(args.recipe).augment if args.augment is None else args.augment
+    spec = get_model_spec(args.recipe)
+    augment = spec.augment if args.augment is None else args.augment
     if augment < 0:
         raise ParameterError(f"--augment must be 0 or more copies, got {augment}")
     data = load_dataset(args.data, parse_emotions(args.emotions), default_feature_set(args.recipe, args.features),
                         kind=args.corpus or "auto", actors=args.actors.split(",") if args.actors else None,
-                        jobs=args.jobs, use_cache=not args.no_cache, progress=not args.no_progress, augment=augment)
+                        jobs=args.jobs, use_cache=not args.no_cache, progress=not args.no_progress, augment=augment,
+                        babble=spec.babble)
     s = data.summary()
     copies = f" + {len(data.augmented)} degraded copies" if data.augmented else ""
     note(args, f"recipe: {args.recipe}; data: {s['files']} files{copies}, {s['speakers']} speakers"

@@ -41,10 +41,14 @@ class AugmentedRows:
     Attributes:
         features: float32, shape ``(m, dim)``.
         source: int, shape ``(m,)``: the row of the clean clip each copy was made from.
+        hears_speaker: whether a copy may carry other recordings of its clip's speaker (babble made from
+            them): then a fold trains on no copy of a speaker it tests on, since that copy may hold a
+            test clip.
     """
 
     features: np.ndarray
     source: np.ndarray
+    hears_speaker: bool = False
 
     def __len__(self) -> int:
         return len(self.source)
@@ -87,6 +91,20 @@ def summarise(runs: Sequence[dict]) -> dict:
     return summary
 
 
+def _copies_for(augmented: AugmentedRows | None, speakers: np.ndarray,
+                test: np.ndarray) -> AugmentedRows | None:
+    """``augmented`` less the copies a fold testing on rows ``test`` must not train on: with babble from the
+    speaker's own recordings, every copy of a speaker who has a test row (a random split's speakers)."""
+    if augmented is None or not augmented.hears_speaker:
+        return augmented
+    keep = ~np.isin(speakers[augmented.source], list(set(speakers[test])))
+    return AugmentedRows(augmented.features[keep], augmented.source[keep], hears_speaker=True)
+
+
+def _n_copies(augmented: AugmentedRows | None, rows: np.ndarray) -> int:
+    return int(np.isin(augmented.source, rows).sum()) if augmented else 0
+
+
 def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequence[Utterance],
                    labels: Sequence[str], spec: ModelSpec, protocol: str, *, seeds: Sequence[int] = (0,),
                    k: int = 5, progress: bool = True, augmented: AugmentedRows | None = None) -> dict:
@@ -120,12 +138,13 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequen
         for fold in folds:
             estimator = clone(spec.build(seed))
             started = time.perf_counter()
-            fit_with_groups(estimator, *training_rows(features, targets, speakers, fold.train, augmented))
+            fit_with_groups(estimator, *training_rows(features, targets, speakers, fold.train,
+                                                      _copies_for(augmented, speakers, fold.test)))
             fit_seconds = time.perf_counter() - started
             result = test_scores(estimator, features[fold.test], targets[fold.test], len(labels))
             total += np.asarray(result["confusion"])
             runs.append({"fold": fold.name, "seed": seed, "n_train": len(fold.train),
-                         "n_train_augmented": int(np.isin(augmented.source, fold.train).sum()) if augmented else 0,
+                         "n_train_augmented": _n_copies(_copies_for(augmented, speakers, fold.test), fold.train),
                          "n_test": len(fold.test), "fit_seconds": round(fit_seconds, 3), **result})
             bar.update()
     bar.close()

@@ -25,15 +25,17 @@ from ..registry import Registry
 class ModelSpec:
     """A named model: how to build it, which feature set it expects, one line about it, how many
     degraded copies of each training clip it trains on besides the clip (``augment``, see
-    :mod:`emovox.features.augmented`), what training it costs, as measured (``cost``, for `emovox models`), and
-    whether its bundles get a speaker-adaptive head (``speaker_adaptive``: the same model fitted again on features
-    standardised per speaker, :mod:`emovox.adaptation`)."""
+    :mod:`emovox.features.augmented`) and what their babble is made from (``babble``: ``"self"``, the clip's own
+    voice; ``"speaker"``, the speaker's other recordings), what training it costs, as measured (``cost``, for
+    `emovox models`), and whether its bundles get a speaker-adaptive head (``speaker_adaptive``: the same model
+    fitted again on features standardised per speaker, :mod:`emovox.adaptation`)."""
 
     name: str
     build: Callable[[int], BaseEstimator]
     features: str
     summary: str
     augment: int = 0
+    babble: str = "self"
     cost: str = ""
     speaker_adaptive: bool = False
 
@@ -172,6 +174,12 @@ register(ModelSpec("whisper-vad-aug-lr", whisper_lr, "whisper-base-vad",
                    "as whisper-vad-lr, trained on each clip and 4 randomly degraded copies of it (noise, babble, "
                    "rooms, phone and codec channels, levels; emovox.augment)", augment=4,
                    cost="about 6 minutes on 2 cores for all of RAVDESS from a cold cache, evaluation included",
+                   speaker_adaptive=True))
+register(ModelSpec("whisper-vad-babble-lr", whisper_lr, "whisper-base-vad",
+                   "as whisper-vad-aug-lr, but the copies' babble is other recordings of the same speaker (other "
+                   "words and emotions) and their noise 5-20 dB: for audio with other voices in it; lower on clean "
+                   "and cross-corpus audio", augment=4, babble="speaker",
+                   cost="about 7 minutes on 2 cores for all of RAVDESS from a cold cache, evaluation included",
                    speaker_adaptive=True))
 register(ModelSpec("stats-lr", scaled_lr, "stats", "505 frame-feature statistics, scaled, logistic regression",
                    speaker_adaptive=True))

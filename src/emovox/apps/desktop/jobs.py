@@ -193,11 +193,12 @@ def train(request: TrainRequest, stop: threading.Event, post: Post) -> dict:
     from ...pipeline import default_feature_set, evaluate, fit_bundle, load_dataset
 
     feature_set = default_feature_set(request.model)
-    copies = get_model_spec(request.model).augment
+    spec = get_model_spec(request.model)
+    copies = spec.augment
     post("progress", (0.05, f"Reading {request.data} and computing {feature_set.name} features"
                             + (f" (and {copies} degraded copies of each clip)…" if copies else "…")))
     dataset = load_dataset(request.data, request.emotions, feature_set, actors=request.actors or None,
-                           jobs=request.jobs, progress=False, augment=copies)
+                           jobs=request.jobs, progress=False, augment=copies, babble=spec.babble)
     summary = dataset.summary()
     if stop.is_set():
         raise InterruptedError("training cancelled")
