@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from . import corpora
+from .augment import TALKERS_VERSION
 from .corpora import Utterance
 from .errors import DataError, ParameterError
 from .evaluation import cross_validate, write_report
 from .evaluation.runner import AugmentedRows, fit_with_groups, training_rows
 from .features import FeatureSet, extract_files, get_feature_set
-from .augment import TALKERS_VERSION
 from .features.augmented import BABBLE_SOURCES, AugmentedCopy, babble_voices
 from .models import get_model_spec
 from .models import bundle as bundle_io

@@ -98,11 +98,9 @@ def _copies_for(augmented: AugmentedRows | None, speakers: np.ndarray,
     if augmented is None or not augmented.hears_speaker:
         return augmented
     keep = ~np.isin(speakers[augmented.source], list(set(speakers[test])))
+    if keep.all():  # speaker-independent folds: nothing to leave out, and no copy of the features
+        return augmented
     return AugmentedRows(augmented.features[keep], augmented.source[keep], hears_speaker=True)
-
-
-def _n_copies(augmented: AugmentedRows | None, rows: np.ndarray) -> int:
-    return int(np.isin(augmented.source, rows).sum()) if augmented else 0
 
 
 def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequence[Utterance],
@@ -138,13 +136,13 @@ def cross_validate(features: np.ndarray, targets: np.ndarray, utterances: Sequen
         for fold in folds:
             estimator = clone(spec.build(seed))
             started = time.perf_counter()
-            fit_with_groups(estimator, *training_rows(features, targets, speakers, fold.train,
-                                                      _copies_for(augmented, speakers, fold.test)))
+            copies = _copies_for(augmented, speakers, fold.test)
+            fit_with_groups(estimator, *training_rows(features, targets, speakers, fold.train, copies))
             fit_seconds = time.perf_counter() - started
             result = test_scores(estimator, features[fold.test], targets[fold.test], len(labels))
             total += np.asarray(result["confusion"])
             runs.append({"fold": fold.name, "seed": seed, "n_train": len(fold.train),
-                         "n_train_augmented": _n_copies(_copies_for(augmented, speakers, fold.test), fold.train),
+                         "n_train_augmented": int(np.isin(copies.source, fold.train).sum()) if copies else 0,
                          "n_test": len(fold.test), "fit_seconds": round(fit_seconds, 3), **result})
             bar.update()
     bar.close()
